@@ -1,0 +1,22 @@
+//! spool-core: the sans-IO heart of Spool.
+//!
+//! Nothing here calls the operating system or reads a clock: bytes and time
+//! are passed in, decisions and IO requests come out. The crate is `no_std`
+//! (with `alloc`) so it can be embedded; the `std` feature adds only the
+//! thread handoff the server uses.
+//!
+//! Where to find things:
+//! - [`entry`]: a log entry and its payload encoding; levels.
+//! - [`record`]: the on-disk record frame (length, CRC32, sequence number) and
+//!   segment header.
+//! - [`commit`]: the group-commit state machine.
+//! - [`segment`]: rotation and retention decisions.
+//! - [`recover`]: the recovery scan (logical end, torn tail versus corruption).
+#![no_std]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test, loom))]
+extern crate std;
+
+pub mod entry;
