@@ -19,4 +19,8 @@ extern crate alloc;
 #[cfg(any(feature = "std", test, loom))]
 extern crate std;
 
+pub mod commit;
 pub mod entry;
+pub mod record;
+pub mod recover;
+pub mod segment;

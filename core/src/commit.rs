@@ -1,0 +1,670 @@
+//! The group commit: many producers' records, one write and one fdatasync.
+//!
+//! [`GroupCommit`] is a single-owner, sans-IO state machine. Producers
+//! [`submit`](GroupCommit::submit) records; it frames them into a batch
+//! buffer and hands out one IO operation at a time
+//! ([`poll_io`](GroupCommit::poll_io)); the caller performs it and reports
+//! the result ([`complete`](GroupCommit::complete)); events come out
+//! ([`poll_event`](GroupCommit::poll_event)).
+//!
+//! Drain order: after every mutation (`submit`, `complete`,
+//! `handle_timeout`), drain `poll_event` until `None`, then `poll_io` until
+//! `None`, then sleep until `poll_timeout` or the next input.
+//!
+//! Guarantees:
+//! - [`Event::Durable`]`(n)` is emitted only after the `Append` covering
+//!   record `n` completed successfully, i.e. its write **and** its
+//!   fdatasync returned success. Durable events come in increasing order.
+//! - Idle, the first record goes out at once (no timer); while an operation
+//!   is in flight, new records collect in the next batch.
+//! - Queued (not yet written) bytes are bounded: beyond
+//!   [`CommitConfig::max_queued_bytes`] `submit` answers
+//!   [`SubmitError::Busy`] and changes nothing.
+//! - A failed append or sync is never retried: every record not yet durable
+//!   is reported in [`Event::Failed`], later submits fail, no more IO is
+//!   issued.
+//! - Disk full (no space to create the next segment) is not fatal: records
+//!   that needed the new segment are reported in [`Event::Rejected`] and
+//!   were never written; creation is retried after
+//!   [`CommitConfig::disk_full_retry_ns`] or as soon as a deletion frees space.
+//! - Every record id is used at most once. Rejected ids are not reused, so
+//!   ids on disk increase but may skip.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::record::{encode_frame, frame_len, Lsn, SegmentId, SEGMENT_HEADER_LEN};
+use crate::segment::{SegmentInfo, SegmentPolicy};
+
+/// Tuning of the group commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitConfig {
+    /// Rotation and retention.
+    pub policy: SegmentPolicy,
+    /// Largest record payload accepted.
+    pub max_payload: u32,
+    /// Largest single write (bytes of frames in one `Append`).
+    pub max_batch_bytes: u64,
+    /// Bound on bytes submitted but not yet handed to IO. A submit that would
+    /// pass it is refused with [`SubmitError::Busy`] (unless nothing is
+    /// queued, so a single large request always fits eventually).
+    pub max_queued_bytes: u64,
+    /// How long to wait before retrying segment creation after ENOSPC.
+    pub disk_full_retry_ns: u64,
+}
+
+impl Default for CommitConfig {
+    fn default() -> Self {
+        CommitConfig {
+            policy: SegmentPolicy::default(),
+            max_payload: 1 << 20,
+            max_batch_bytes: 8 << 20,
+            max_queued_bytes: 64 << 20,
+            disk_full_retry_ns: 1_000_000_000,
+        }
+    }
+}
+
+/// Where the log stood when the process started (from the recovery scan).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogState {
+    /// Every segment file, oldest first, including the active one and any
+    /// prepared after it.
+    pub segments: Vec<SegmentInfo>,
+    /// The segment the next record goes to (newest with records, or the
+    /// first prepared one); `None` for an empty directory.
+    pub active: Option<SegmentId>,
+    /// The write position in the active segment.
+    pub active_end: u64,
+    /// The last record id in the log (`Lsn(0)` for none).
+    pub last_lsn: Lsn,
+}
+
+/// One IO operation for the caller to perform, then pass back to
+/// [`GroupCommit::complete`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum IoOp {
+    /// Create segment `segment`: write its header, preallocate `file_bytes`,
+    /// sync the file, make it visible under its final name, sync the
+    /// directory.
+    Prepare {
+        /// The new segment.
+        segment: SegmentId,
+        /// Its file size.
+        file_bytes: u64,
+    },
+    /// Write `data` at `offset` in `segment`, then fdatasync that file.
+    Append {
+        /// Target segment (prepared before).
+        segment: SegmentId,
+        /// Byte offset in the file.
+        offset: u64,
+        /// The framed records; returned through `complete` for reuse.
+        data: Vec<u8>,
+        /// First record id in `data`.
+        first: Lsn,
+        /// Last record id in `data`.
+        last: Lsn,
+    },
+    /// Delete a sealed segment's file, then sync the directory.
+    Delete {
+        /// The segment to delete.
+        segment: SegmentId,
+    },
+}
+
+/// How an IO operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoError {
+    /// ENOSPC (or EDQUOT) while creating a segment.
+    NoSpace,
+    /// Any other failure, with the OS error number; a short write is `EIO`.
+    Os(i32),
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IoError::NoSpace => f.write_str("no space left on device"),
+            IoError::Os(errno) => write!(f, "OS error {errno}"),
+        }
+    }
+}
+
+/// What happened, for the owner to act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Every submitted record with an id up to this one, other than those
+    /// reported rejected, is written and synced.
+    Durable(Lsn),
+    /// Records `first..=last` were not written (disk full) and never will be.
+    Rejected {
+        /// First rejected id.
+        first: Lsn,
+        /// Last rejected id.
+        last: Lsn,
+    },
+    /// A write or sync failed: records `first..=last` (empty when
+    /// `first > last`) will never be acknowledged and the log accepts
+    /// nothing more. The owner should stop and exit non-zero.
+    Failed {
+        /// First record that will not be acknowledged.
+        first: Lsn,
+        /// Last record submitted.
+        last: Lsn,
+        /// The failure.
+        error: IoError,
+    },
+    /// The first record reached a new segment; the previous one is sealed.
+    Rotated {
+        /// The segment sealed (none on the first segment of a log).
+        sealed: Option<SegmentId>,
+        /// The new active segment.
+        active: SegmentId,
+    },
+    /// A segment was deleted by retention.
+    Deleted(SegmentId),
+}
+
+/// Why a submit was refused. Nothing was queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The queue is full; try again after the current write finishes.
+    Busy,
+    /// A record is larger than the configured maximum.
+    TooLarge {
+        /// The payload length.
+        len: u64,
+        /// The maximum.
+        max: u32,
+    },
+    /// A record is empty, or no records were given.
+    Empty,
+    /// The disk is full and these records need a new segment.
+    DiskFull,
+    /// The log failed and accepts nothing more.
+    Failed,
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::Busy => f.write_str("write queue full"),
+            SubmitError::TooLarge { len, max } => {
+                write!(f, "record of {len} bytes is larger than the maximum {max}")
+            }
+            SubmitError::Empty => f.write_str("empty record"),
+            SubmitError::DiskFull => f.write_str("disk full"),
+            SubmitError::Failed => f.write_str("log failed after a write error"),
+        }
+    }
+}
+
+/// Counters since start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Appends completed (each one write + one fdatasync).
+    pub syncs: u64,
+    /// Records made durable.
+    pub records: u64,
+    /// Frame bytes made durable.
+    pub bytes: u64,
+    /// Records rejected for lack of space.
+    pub rejected: u64,
+    /// Segments created.
+    pub segments_created: u64,
+    /// Segments deleted by retention.
+    pub segments_deleted: u64,
+}
+
+struct Batch {
+    segment: SegmentId,
+    offset: u64,
+    data: Vec<u8>,
+    first: Lsn,
+    last: Lsn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InFlight {
+    Prepare(SegmentId),
+    Append {
+        segment: SegmentId,
+        last: Lsn,
+        records: u64,
+        bytes: u64,
+    },
+    Delete(SegmentId),
+}
+
+/// The group-commit state machine. See the module docs for the contract.
+///
+/// Methods: getters (`durable`, `stats`, `segments`, …); inputs (`submit`,
+/// `complete`, `handle_timeout`); outputs (`poll_event`, `poll_io`,
+/// `poll_timeout`).
+pub struct GroupCommit {
+    cfg: CommitConfig,
+    next_lsn: Lsn,
+    durable: Lsn,
+    /// Where the next submitted record goes.
+    place_segment: SegmentId,
+    place_offset: u64,
+    place_started_ns: u64,
+    /// End of the last issued append (so a rejection can rewind placement).
+    written_segment: SegmentId,
+    written_end: u64,
+    queue: VecDeque<Batch>,
+    queued_bytes: u64,
+    in_flight: Option<InFlight>,
+    /// Segment of the last completed append.
+    active: SegmentId,
+    /// Highest segment whose file exists.
+    prepared: SegmentId,
+    segments: Vec<SegmentInfo>,
+    deletes: VecDeque<SegmentId>,
+    disk_full_until: Option<u64>,
+    spare: Vec<Vec<u8>>,
+    events: VecDeque<Event>,
+    failed: bool,
+    stats: CommitStats,
+}
+
+impl GroupCommit {
+    /// Starts from the recovered state of a log.
+    ///
+    /// # Panics
+    /// If `cfg.max_payload` does not fit a segment (a configuration error
+    /// the caller validates first with [`CommitConfig::validate`]).
+    pub fn new(cfg: CommitConfig, state: LogState, now_ns: u64) -> GroupCommit {
+        assert!(cfg.validate().is_ok(), "invalid commit config");
+        let active = state.active.unwrap_or_default();
+        let prepared = state.segments.last().map_or(SegmentId(0), |s| s.id);
+        let end = if state.active.is_some() {
+            state.active_end
+        } else {
+            SEGMENT_HEADER_LEN
+        };
+        let mut gc = GroupCommit {
+            cfg,
+            next_lsn: state.last_lsn.next(),
+            durable: state.last_lsn,
+            place_segment: active,
+            place_offset: end,
+            place_started_ns: now_ns,
+            written_segment: active,
+            written_end: end,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            in_flight: None,
+            active,
+            prepared,
+            segments: state.segments,
+            deletes: VecDeque::new(),
+            disk_full_until: None,
+            spare: Vec::new(),
+            events: VecDeque::new(),
+            failed: false,
+            stats: CommitStats::default(),
+        };
+        gc.plan_retention(now_ns);
+        gc
+    }
+
+    /// The id the next submitted record will get.
+    pub fn next_lsn(&self) -> Lsn {
+        self.next_lsn
+    }
+
+    /// The highest id reported durable so far.
+    pub fn durable(&self) -> Lsn {
+        self.durable
+    }
+
+    /// True once a write or sync failed.
+    pub fn is_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// True while segment creation is failing for lack of space.
+    pub fn is_disk_full(&self) -> bool {
+        self.disk_full_until.is_some()
+    }
+
+    /// True when nothing is queued or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.is_none() && self.deletes.is_empty()
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> CommitStats {
+        self.stats
+    }
+
+    /// Every segment file, oldest first.
+    pub fn segments(&self) -> &[SegmentInfo] {
+        &self.segments
+    }
+
+    /// The segment being written (`SegmentId(0)` before the first record).
+    pub fn active(&self) -> SegmentId {
+        self.active
+    }
+
+    /// Bytes queued for the next writes.
+    pub fn queued_bytes(&self) -> u64 {
+        self.queued_bytes
+    }
+
+    /// Queues records, all or none. Returns the first and last id given.
+    ///
+    /// Records are framed at once into the batch for the segment they will
+    /// occupy; a record never spans two segments.
+    pub fn submit<'p, I>(&mut self, now_ns: u64, payloads: I) -> Result<(Lsn, Lsn), SubmitError>
+    where
+        I: IntoIterator<Item = &'p [u8]>,
+        I::IntoIter: Clone,
+    {
+        if self.failed {
+            return Err(SubmitError::Failed);
+        }
+        let iter = payloads.into_iter();
+        let mut total = 0u64;
+        let mut count = 0u64;
+        for p in iter.clone() {
+            let len = p.len() as u64;
+            if len == 0 {
+                return Err(SubmitError::Empty);
+            }
+            if len > u64::from(self.cfg.max_payload) {
+                return Err(SubmitError::TooLarge {
+                    len,
+                    max: self.cfg.max_payload,
+                });
+            }
+            total += frame_len(len as u32);
+            count += 1;
+        }
+        if count == 0 {
+            return Err(SubmitError::Empty);
+        }
+        if self.queued_bytes > 0 && self.queued_bytes + total > self.cfg.max_queued_bytes {
+            return Err(SubmitError::Busy);
+        }
+        if self.disk_full_until.is_some() && self.would_need_new_segment(total) {
+            return Err(SubmitError::DiskFull);
+        }
+        let first = self.next_lsn;
+        for p in iter {
+            self.place(now_ns, p);
+        }
+        Ok((first, Lsn(self.next_lsn.0 - 1)))
+    }
+
+    fn would_need_new_segment(&self, total: u64) -> bool {
+        self.place_segment > self.prepared
+            || self.place_segment.0 == 0
+            || self.place_offset + total > self.cfg.policy.segment_bytes
+    }
+
+    fn place(&mut self, now_ns: u64, payload: &[u8]) {
+        let len = frame_len(payload.len() as u32);
+        let policy = &self.cfg.policy;
+        if self.place_segment.0 == 0
+            || policy.needs_new_segment(self.place_offset, len, self.place_started_ns, now_ns)
+        {
+            self.place_segment = self.place_segment.next();
+            self.place_offset = SEGMENT_HEADER_LEN;
+            self.place_started_ns = now_ns;
+        }
+        let lsn = self.next_lsn;
+        self.next_lsn = lsn.next();
+        let fits_last = self.queue.back().is_some_and(|b| {
+            b.segment == self.place_segment && b.data.len() as u64 + len <= self.cfg.max_batch_bytes
+        });
+        if !fits_last {
+            let data = self.spare.pop().unwrap_or_default();
+            self.queue.push_back(Batch {
+                segment: self.place_segment,
+                offset: self.place_offset,
+                data,
+                first: lsn,
+                last: lsn,
+            });
+        }
+        if let Some(batch) = self.queue.back_mut() {
+            encode_frame(&mut batch.data, self.place_segment, lsn, payload);
+            batch.last = lsn;
+        }
+        self.place_offset += len;
+        self.queued_bytes += len;
+    }
+
+    /// The next IO operation, if one may start now. At most one operation is
+    /// in flight at a time; call again after `complete`.
+    pub fn poll_io(&mut self, now_ns: u64) -> Option<IoOp> {
+        if self.failed || self.in_flight.is_some() {
+            return None;
+        }
+        if let Some(front) = self.queue.front() {
+            if front.segment > self.prepared {
+                if self.disk_full_until.is_some_and(|t| now_ns < t) {
+                    self.reject_queue();
+                } else {
+                    return Some(self.start_prepare());
+                }
+            } else if self.should_prepare_ahead(now_ns) {
+                return Some(self.start_prepare());
+            } else if let Some(batch) = self.queue.pop_front() {
+                let bytes = batch.data.len() as u64;
+                self.queued_bytes -= bytes;
+                self.written_segment = batch.segment;
+                self.written_end = batch.offset + bytes;
+                self.in_flight = Some(InFlight::Append {
+                    segment: batch.segment,
+                    last: batch.last,
+                    records: batch.last.0 - batch.first.0 + 1,
+                    bytes,
+                });
+                return Some(IoOp::Append {
+                    segment: batch.segment,
+                    offset: batch.offset,
+                    data: batch.data,
+                    first: batch.first,
+                    last: batch.last,
+                });
+            }
+        }
+        if let Some(segment) = self.deletes.pop_front() {
+            self.in_flight = Some(InFlight::Delete(segment));
+            return Some(IoOp::Delete { segment });
+        }
+        if self.should_prepare_ahead(now_ns) {
+            return Some(self.start_prepare());
+        }
+        None
+    }
+
+    /// Prepare the next segment once the current one is half full, so
+    /// rotation itself is only a switch; and retry after disk full.
+    fn should_prepare_ahead(&self, now_ns: u64) -> bool {
+        if self.prepared > self.place_segment || self.place_segment.0 == 0 {
+            return false;
+        }
+        match self.disk_full_until {
+            Some(t) => now_ns >= t,
+            None => self.place_offset >= self.cfg.policy.segment_bytes / 2,
+        }
+    }
+
+    fn start_prepare(&mut self) -> IoOp {
+        let segment = self.prepared.next();
+        self.in_flight = Some(InFlight::Prepare(segment));
+        IoOp::Prepare {
+            segment,
+            file_bytes: self.cfg.policy.segment_bytes,
+        }
+    }
+
+    fn reject_queue(&mut self) {
+        let (Some(first), Some(last)) = (
+            self.queue.front().map(|b| b.first),
+            self.queue.back().map(|b| b.last),
+        ) else {
+            return;
+        };
+        for mut batch in self.queue.drain(..) {
+            batch.data.clear();
+            self.spare.push(batch.data);
+        }
+        self.stats.rejected += last.0 - first.0 + 1;
+        self.queued_bytes = 0;
+        self.place_segment = self.written_segment;
+        self.place_offset = self.written_end;
+        self.events.push_back(Event::Rejected { first, last });
+    }
+
+    /// Reports the result of the operation `poll_io` handed out (pass the op
+    /// back so its buffer is reused).
+    pub fn complete(&mut self, now_ns: u64, op: IoOp, result: Result<(), IoError>) {
+        let Some(in_flight) = self.in_flight.take() else {
+            debug_assert!(false, "complete without an operation in flight");
+            return;
+        };
+        if let IoOp::Append { mut data, .. } = op {
+            data.clear();
+            self.spare.push(data);
+        }
+        match (in_flight, result) {
+            (
+                InFlight::Append {
+                    segment,
+                    last,
+                    records,
+                    bytes,
+                },
+                Ok(()),
+            ) => {
+                self.durable = last;
+                self.stats.syncs += 1;
+                self.stats.records += records;
+                self.stats.bytes += bytes;
+                self.events.push_back(Event::Durable(last));
+                if segment != self.active {
+                    let sealed = (self.active.0 != 0).then_some(self.active);
+                    if let Some(s) = self.segments.iter_mut().find(|s| Some(s.id) == sealed) {
+                        s.sealed_at_ns = now_ns;
+                    }
+                    self.active = segment;
+                    self.events.push_back(Event::Rotated {
+                        sealed,
+                        active: segment,
+                    });
+                    self.plan_retention(now_ns);
+                }
+            }
+            (InFlight::Prepare(segment), Ok(())) => {
+                self.prepared = segment;
+                self.disk_full_until = None;
+                self.stats.segments_created += 1;
+                self.segments.push(SegmentInfo {
+                    id: segment,
+                    file_bytes: self.cfg.policy.segment_bytes,
+                    sealed_at_ns: now_ns,
+                });
+                self.plan_retention(now_ns);
+            }
+            (InFlight::Prepare(_), Err(IoError::NoSpace)) => {
+                self.disk_full_until = Some(now_ns.saturating_add(self.cfg.disk_full_retry_ns));
+                if self
+                    .queue
+                    .front()
+                    .is_some_and(|b| b.segment > self.prepared)
+                {
+                    self.reject_queue();
+                }
+            }
+            (InFlight::Delete(segment), Ok(())) => {
+                self.segments.retain(|s| s.id != segment);
+                self.stats.segments_deleted += 1;
+                self.events.push_back(Event::Deleted(segment));
+                if self.disk_full_until.is_some() {
+                    // Space was freed: retry creation at once.
+                    self.disk_full_until = Some(now_ns);
+                }
+            }
+            (_, Err(error)) => self.fail(error),
+        }
+    }
+
+    fn fail(&mut self, error: IoError) {
+        self.failed = true;
+        for mut batch in self.queue.drain(..) {
+            batch.data.clear();
+        }
+        self.queued_bytes = 0;
+        self.deletes.clear();
+        self.events.push_back(Event::Failed {
+            first: self.durable.next(),
+            last: Lsn(self.next_lsn.0 - 1),
+            error,
+        });
+    }
+
+    /// Advances time: applies age-based retention and disk-full retries.
+    pub fn handle_timeout(&mut self, now_ns: u64) {
+        self.plan_retention(now_ns);
+    }
+
+    /// When `handle_timeout` (then `poll_io`) should next run, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let expiry = self
+            .cfg
+            .policy
+            .next_expiry(&self.segments, self.active)
+            .filter(|_| !self.failed);
+        match (expiry, self.disk_full_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn plan_retention(&mut self, now_ns: u64) {
+        if self.failed {
+            return;
+        }
+        let victims = self
+            .cfg
+            .policy
+            .retention_victims(&self.segments, self.active, now_ns);
+        for id in victims {
+            let queued = self.deletes.contains(&id) || self.in_flight == Some(InFlight::Delete(id));
+            if !queued {
+                self.deletes.push_back(id);
+            }
+        }
+    }
+}
+
+impl CommitConfig {
+    /// Checks that the limits are consistent: a maximum-size record fits in
+    /// an empty segment, and batches hold at least one record.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let max_frame = frame_len(self.max_payload);
+        if self.max_payload == 0 || self.max_payload > crate::record::MAX_PAYLOAD_LEN {
+            return Err("maximum record size must be between 1 byte and 64 MiB");
+        }
+        if SEGMENT_HEADER_LEN + max_frame > self.policy.segment_bytes {
+            return Err("segment size must hold the header and one maximum-size record");
+        }
+        if max_frame > self.max_batch_bytes {
+            return Err("batch size must hold one maximum-size record");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,341 @@
+//! The recovery scan: find where a segment's valid records end, and tell a
+//! torn tail (cut it) from corruption (refuse it).
+//!
+//! The rule (RELIABILITY.md 13): a bad record is a torn tail only in the
+//! active segment, and only when no valid record of the same epoch follows it
+//! anywhere in the file. Everything else is corruption and is reported with
+//! the segment and byte offset; nothing is skipped.
+//!
+//! The active segment is the newest segment holding any record; empty
+//! segments after it are ones prepared ahead of rotation and never written.
+
+use core::fmt;
+
+use crate::record::{
+    decode_frame, Decoded, FrameError, HeaderError, Lsn, SegmentHeader, SegmentId,
+    FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
+
+/// How the scan treats a bad record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sealed: fully synced before any later segment was written; any bad
+    /// byte is corruption.
+    Sealed,
+    /// The segment being written when the process stopped: a bad last
+    /// record may be a torn write.
+    Active,
+}
+
+/// What the scan found wrong, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Corruption {
+    /// The segment holding the bad bytes.
+    pub segment: SegmentId,
+    /// Byte offset of the bad record (or 0 for the header).
+    pub offset: u64,
+    /// What is wrong there.
+    pub kind: CorruptionKind,
+}
+
+/// The kinds of corruption.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CorruptionKind {
+    /// The segment header is invalid.
+    Header(HeaderError),
+    /// The header names a different segment id than the file name.
+    WrongId(SegmentId),
+    /// A record frame is invalid and valid data follows it (or the segment is sealed).
+    Frame(FrameError),
+    /// The segment ends inside a record (sealed segment).
+    Truncated,
+    /// A valid record whose sequence number does not increase.
+    Sequence {
+        /// The previous record's id.
+        previous: Lsn,
+        /// The id found.
+        found: Lsn,
+    },
+    /// Non-zero bytes after the logical end of a sealed segment.
+    GarbageAfterEnd,
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "segment {} offset {}: ", self.segment, self.offset)?;
+        match self.kind {
+            CorruptionKind::Header(e) => write!(f, "{e}"),
+            CorruptionKind::WrongId(id) => write!(f, "header names segment {id}"),
+            CorruptionKind::Frame(e) => write!(f, "{e}, with valid records after it"),
+            CorruptionKind::Truncated => f.write_str("sealed segment ends inside a record"),
+            CorruptionKind::Sequence { previous, found } => {
+                write!(f, "record id {found} does not follow {previous}")
+            }
+            CorruptionKind::GarbageAfterEnd => {
+                f.write_str("non-zero bytes after the last record of a sealed segment")
+            }
+        }
+    }
+}
+
+/// A torn tail to cut from the active segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The logical end: where the bad record starts.
+    pub at: u64,
+    /// One past the last non-zero byte; `[at, dirty_end)` must be zeroed
+    /// (and synced) before the segment is written again.
+    pub dirty_end: u64,
+}
+
+/// The result of scanning one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentScan {
+    /// The segment scanned.
+    pub segment: SegmentId,
+    /// Offset just past the last valid record (the next write position).
+    pub end: u64,
+    /// Number of valid records.
+    pub records: u64,
+    /// The first record's id, if any.
+    pub first: Option<Lsn>,
+    /// The last record's id, if any.
+    pub last: Option<Lsn>,
+    /// A torn tail that must be cut, if one was found.
+    pub torn: Option<TornTail>,
+}
+
+/// True when `bytes` is a segment with a valid header and nothing but zeros
+/// after it: prepared, never written.
+pub fn is_unwritten(bytes: &[u8]) -> bool {
+    SegmentHeader::decode(bytes).is_ok()
+        && bytes
+            .get(SEGMENT_HEADER_LEN as usize..)
+            .is_some_and(|rest| rest.iter().all(|&b| b == 0))
+}
+
+/// Which segment of a directory is the active one, given each file's
+/// `is_unwritten` answer oldest first: the newest that holds any record, or
+/// the first unwritten one if none does. `None` for no segments.
+pub fn active_index(unwritten: &[bool]) -> Option<usize> {
+    match unwritten.iter().rposition(|&u| !u) {
+        Some(i) => Some(i),
+        None if unwritten.is_empty() => None,
+        None => Some(0),
+    }
+}
+
+/// Scans a whole segment file.
+///
+/// `previous` is the id of the last record of the segments before this one
+/// (`Lsn(0)` for none): every record must have a larger id than the one
+/// before it. `max_payload` bounds the length field before any read.
+///
+/// Guarantees: `Ok` means every byte before `end` is a valid record of this
+/// epoch in increasing id order, and every byte after it is zero, or (active
+/// segments only) is the torn tail `torn`, which no valid record follows.
+pub fn scan_segment(
+    segment: SegmentId,
+    bytes: &[u8],
+    role: Role,
+    previous: Lsn,
+    max_payload: u32,
+) -> Result<SegmentScan, Corruption> {
+    let corrupt = |offset: u64, kind| Corruption {
+        segment,
+        offset,
+        kind,
+    };
+    let header = SegmentHeader::decode(bytes).map_err(|e| corrupt(0, CorruptionKind::Header(e)))?;
+    if header.id != segment {
+        return Err(corrupt(0, CorruptionKind::WrongId(header.id)));
+    }
+    let mut scan = SegmentScan {
+        segment,
+        end: SEGMENT_HEADER_LEN,
+        records: 0,
+        first: None,
+        last: None,
+        torn: None,
+    };
+    let mut last = previous;
+    let mut pos = SEGMENT_HEADER_LEN as usize;
+    let bad = loop {
+        let Some(rest) = bytes.get(pos..) else {
+            break None;
+        };
+        if rest.iter().all(|&b| b == 0) {
+            // Zero fill (or nothing) to the end of the file: the clean end.
+            break None;
+        }
+        match decode_frame(rest, segment, max_payload) {
+            Ok(Decoded::Record(frame)) if frame.seq > last => {
+                last = frame.seq;
+                scan.first.get_or_insert(frame.seq);
+                scan.last = Some(frame.seq);
+                scan.records += 1;
+                pos += FRAME_HEADER_LEN + frame.payload.len();
+            }
+            Ok(Decoded::Record(frame)) => {
+                break Some(CorruptionKind::Sequence {
+                    previous: last,
+                    found: frame.seq,
+                })
+            }
+            Ok(Decoded::NeedMore { .. }) => break Some(CorruptionKind::Truncated),
+            Err(FrameError::Zero) => break Some(CorruptionKind::GarbageAfterEnd),
+            Err(e) => break Some(CorruptionKind::Frame(e)),
+        }
+    };
+    scan.end = pos as u64;
+    let Some(kind) = bad else {
+        return Ok(scan);
+    };
+    if role == Role::Sealed || valid_record_after(bytes, pos + 1, segment, max_payload) {
+        // In an active segment a later valid record proves the bad one is not
+        // a torn write; report it as the frame error it is.
+        let kind = match (role, kind) {
+            (Role::Active, CorruptionKind::Truncated | CorruptionKind::GarbageAfterEnd) => {
+                CorruptionKind::Frame(FrameError::BadCrc)
+            }
+            _ => kind,
+        };
+        return Err(corrupt(pos as u64, kind));
+    }
+    let dirty_end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(pos, |i| i + 1)
+        .max(pos);
+    scan.torn = Some(TornTail {
+        at: pos as u64,
+        dirty_end: dirty_end as u64,
+    });
+    Ok(scan)
+}
+
+/// True when a valid frame of `segment` starts at any offset from `from` on.
+fn valid_record_after(bytes: &[u8], from: usize, segment: SegmentId, max_payload: u32) -> bool {
+    (from..bytes.len()).any(|q| {
+        bytes.get(q..).is_some_and(|rest| {
+            matches!(
+                decode_frame(rest, segment, max_payload),
+                Ok(Decoded::Record(_))
+            )
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{encode_frame, SegmentHeader};
+    use alloc::vec::Vec;
+
+    const MAX: u32 = 4096;
+
+    fn segment(id: u64, records: &[(u64, &[u8])], size: usize) -> Vec<u8> {
+        let mut buf = SegmentHeader { id: SegmentId(id) }.encode().to_vec();
+        for &(seq, payload) in records {
+            encode_frame(&mut buf, SegmentId(id), Lsn(seq), payload);
+        }
+        assert!(buf.len() <= size);
+        buf.resize(size, 0);
+        buf
+    }
+
+    fn recs() -> Vec<(u64, &'static [u8])> {
+        alloc::vec![
+            (1, b"first".as_slice()),
+            (2, b"second"),
+            (3, b"third record")
+        ]
+    }
+
+    #[test]
+    fn clean_segment_finds_logical_end() {
+        let seg = segment(1, &recs(), 512);
+        let s = scan_segment(SegmentId(1), &seg, Role::Active, Lsn(0), MAX).unwrap();
+        assert_eq!(s.records, 3);
+        assert_eq!((s.first, s.last), (Some(Lsn(1)), Some(Lsn(3))));
+        assert_eq!(s.end, 32 + 25 + 26 + 32);
+        assert_eq!(s.torn, None);
+        assert!(is_unwritten(&segment(2, &[], 128)));
+        assert!(!is_unwritten(&seg));
+    }
+
+    #[test]
+    fn every_cut_of_the_last_record_is_a_torn_tail() {
+        let full = segment(1, &recs(), 200);
+        let end_of_two = 32 + 25 + 26;
+        let end_of_three = end_of_two + 32;
+        for cut in end_of_two + 1..end_of_three {
+            let mut seg = full.clone();
+            seg[cut..].fill(0);
+            let s = scan_segment(SegmentId(1), &seg, Role::Active, Lsn(0), MAX).unwrap();
+            assert_eq!(s.end, end_of_two as u64, "cut {cut}");
+            assert_eq!(s.records, 2);
+            assert!(s.torn.is_some(), "cut {cut}");
+            // The same bytes in a sealed segment are corruption.
+            let e = scan_segment(SegmentId(1), &seg, Role::Sealed, Lsn(0), MAX).unwrap_err();
+            assert_eq!(e.offset, end_of_two as u64);
+        }
+    }
+
+    #[test]
+    fn flipping_any_bit_of_the_last_record_is_a_torn_tail() {
+        let full = segment(1, &recs(), 200);
+        let end_of_two = 32 + 25 + 26;
+        for i in end_of_two..end_of_two + 32 {
+            for bit in 0..8 {
+                let mut seg = full.clone();
+                seg[i] ^= 1 << bit;
+                let s = scan_segment(SegmentId(1), &seg, Role::Active, Lsn(0), MAX).unwrap();
+                assert_eq!(s.end, end_of_two as u64);
+                let torn = s.torn.unwrap();
+                assert_eq!(torn.at, end_of_two as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_record_followed_by_valid_one_is_corruption() {
+        let mut seg = segment(1, &recs(), 200);
+        seg[32 + 22] ^= 0x40; // inside record 1's payload
+        let e = scan_segment(SegmentId(1), &seg, Role::Active, Lsn(0), MAX).unwrap_err();
+        assert_eq!(e.offset, 32);
+        assert_eq!(e.kind, CorruptionKind::Frame(FrameError::BadCrc));
+    }
+
+    #[test]
+    fn zeros_and_garbage_after_the_end() {
+        let end = 32 + 25 + 26 + 32;
+        let mut seg = segment(1, &recs(), 300);
+        seg[end + 40..end + 50].copy_from_slice(b"garbage!!!");
+        let s = scan_segment(SegmentId(1), &seg, Role::Active, Lsn(0), MAX).unwrap();
+        assert_eq!(s.end, end as u64);
+        assert_eq!(s.torn.unwrap().dirty_end, (end + 50) as u64);
+        assert!(scan_segment(SegmentId(1), &seg, Role::Sealed, Lsn(0), MAX).is_err());
+    }
+
+    #[test]
+    fn record_from_an_older_epoch_never_validates() {
+        let mut seg = segment(5, &recs(), 300);
+        let end = 32 + 25 + 26 + 32;
+        let mut old = Vec::new();
+        encode_frame(&mut old, SegmentId(4), Lsn(4), b"stale but well formed");
+        seg[end..end + old.len()].copy_from_slice(&old);
+        let s = scan_segment(SegmentId(5), &seg, Role::Active, Lsn(0), MAX).unwrap();
+        assert_eq!(s.records, 3);
+        assert_eq!(s.torn.unwrap().at, end as u64);
+    }
+
+    #[test]
+    fn ids_must_increase_across_segments() {
+        let seg = segment(2, &[(3, b"x")], 100);
+        let e = scan_segment(SegmentId(2), &seg, Role::Sealed, Lsn(3), MAX).unwrap_err();
+        assert!(matches!(e.kind, CorruptionKind::Sequence { .. }));
+        let seg = segment(2, &[(7, b"x")], 100);
+        assert!(scan_segment(SegmentId(3), &seg, Role::Sealed, Lsn(0), MAX).is_err());
+    }
+}
