@@ -12,6 +12,7 @@
 //! - [`commit`]: the group-commit state machine.
 //! - [`segment`]: rotation and retention decisions.
 //! - [`recover`]: the recovery scan (logical end, torn tail versus corruption).
+//! - `handoff` (feature `std`): the producer / IO-thread handoff, loom-checked.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -21,6 +22,10 @@ extern crate std;
 
 pub mod commit;
 pub mod entry;
+#[cfg(any(feature = "std", loom))]
+pub mod handoff;
 pub mod record;
 pub mod recover;
 pub mod segment;
+#[cfg(any(feature = "std", loom))]
+mod sync;

@@ -1,0 +1,7 @@
+//! The one place that names `cfg(loom)`: thread primitives from `std`, or
+//! from loom when model-checking, with the same API.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};

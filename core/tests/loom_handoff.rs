@@ -1,0 +1,89 @@
+//! loom models of the producer / IO-thread handoff. Run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p spool-core --release --test loom_handoff`.
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use spool_core::commit::{CommitConfig, GroupCommit, IoError, LogState};
+use spool_core::handoff::{AppendError, Handoff};
+use spool_core::record::{Lsn, SegmentId};
+use spool_core::segment::{SegmentInfo, SegmentPolicy};
+
+fn handoff() -> Arc<Handoff> {
+    let cfg = CommitConfig {
+        policy: SegmentPolicy {
+            segment_bytes: 1 << 16,
+            ..SegmentPolicy::default()
+        },
+        max_payload: 64,
+        max_batch_bytes: 1024,
+        max_queued_bytes: 4096,
+        disk_full_retry_ns: 1,
+    };
+    let state = LogState {
+        segments: vec![SegmentInfo {
+            id: SegmentId(1),
+            file_bytes: 1 << 16,
+            sealed_at_ns: 0,
+        }],
+        active: Some(SegmentId(1)),
+        active_end: 32,
+        last_lsn: Lsn(0),
+    };
+    Arc::new(Handoff::new(GroupCommit::new(cfg, state, 0), false, None))
+}
+
+fn io_thread(h: Arc<Handoff>, result: Result<(), IoError>) -> thread::JoinHandle<u32> {
+    thread::spawn(move || {
+        let mut ops = 0;
+        while let Some(op) = h.next_op(&|| 0) {
+            ops += 1;
+            h.complete(0, op, result);
+        }
+        ops
+    })
+}
+
+#[test]
+fn two_producers_are_acked_only_after_the_io_thread_completes() {
+    loom::model(|| {
+        let h = handoff();
+        let io = io_thread(h.clone(), Ok(()));
+        let producers: Vec<_> = (0..2u8)
+            .map(|i| {
+                let h = h.clone();
+                thread::spawn(move || {
+                    let payload = [i + 1; 8];
+                    let (first, last) = h.submit(0, [payload.as_slice()]).unwrap();
+                    h.wait_durable(first, last).unwrap();
+                    assert!(h.durable() >= last);
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        h.close();
+        let ops = io.join().unwrap();
+        assert!((1..=2).contains(&ops), "{ops} appends for 2 records");
+    });
+}
+
+#[test]
+fn a_failed_sync_is_reported_and_never_acked() {
+    loom::model(|| {
+        let h = handoff();
+        let io = io_thread(h.clone(), Err(IoError::Os(5)));
+        let p = {
+            let h = h.clone();
+            thread::spawn(move || {
+                let (first, last) = h.submit(0, [b"doomed".as_slice()]).unwrap();
+                h.wait_durable(first, last)
+            })
+        };
+        assert_eq!(p.join().unwrap(), Err(AppendError::Failed(IoError::Os(5))));
+        assert_eq!(h.durable(), Lsn(0));
+        h.close();
+        io.join().unwrap();
+    });
+}
