@@ -117,6 +117,40 @@ impl Handoff {
         Ok(range)
     }
 
+    /// Like [`Handoff::submit`], but while the queue is full it waits for a
+    /// write to finish and tries again instead of returning `Busy`.
+    pub fn submit_blocking<'p, I>(
+        &self,
+        now_ns: u64,
+        payloads: I,
+    ) -> Result<(Lsn, Lsn), AppendError>
+    where
+        I: IntoIterator<Item = &'p [u8]>,
+        I::IntoIter: Clone,
+    {
+        let payloads = payloads.into_iter();
+        let mut s = self.lock();
+        loop {
+            if s.closing {
+                return Err(AppendError::Closed);
+            }
+            match s.commit.submit(now_ns, payloads.clone()) {
+                Ok(range) => {
+                    drop(s);
+                    self.io_wake.notify_one();
+                    return Ok(range);
+                }
+                Err(SubmitError::Busy) => {
+                    s = match self.ack_wake.wait(s) {
+                        Ok(g) => g,
+                        Err(poisoned) => panic!("spool handoff lock poisoned: {poisoned}"),
+                    };
+                }
+                Err(e) => return Err(AppendError::Submit(e)),
+            }
+        }
+    }
+
     /// Blocks until record `last` (and every record before it from the same
     /// submit) is durable, or fails.
     pub fn wait_durable(&self, first: Lsn, last: Lsn) -> Result<(), AppendError> {

@@ -1,1 +1,26 @@
-//! placeholder
+//! Spool's wire protocols on byte buffers, without IO.
+//!
+//! Nothing here owns a socket or reads a clock: callers pass in the bytes they
+//! received and the current time, and get back parsed values or bytes to send.
+//! No input, however malformed, makes this crate panic.
+//!
+//! - [`http`]: an incremental HTTP/1.1 request parser ([`http::RequestParser`])
+//!   that enforces Spool's limits and rejects request-smuggling shapes, and the
+//!   response writers.
+//! - [`decode`]: ingest bodies (`text/plain`, JSON, NDJSON) into
+//!   [`spool_core::entry::Entry`] values, all-or-nothing, and the JSON form of
+//!   a stored record as the API returns it ([`decode::entry_to_json`]).
+//! - [`rfc3339`]: RFC 3339 timestamps to and from nanoseconds since the epoch.
+
+#![warn(missing_docs)]
+
+pub mod decode;
+pub mod http;
+pub mod rfc3339;
+
+pub use decode::{decode_entries, entry_to_json, DecodeError, DecodeLimits};
+pub use http::{
+    json_error, write_json, write_response, HttpError, Limits, Method, Request, RequestParser,
+    Version,
+};
+pub use rfc3339::{format_rfc3339_nanos, parse_rfc3339, parse_time_param};

@@ -1,0 +1,222 @@
+//! Ingest bodies into entries, and entries into the API's JSON records.
+//!
+//! [`decode_entries`] turns one request body into [`Entry`] values according
+//! to its content type. It is all-or-nothing: the first invalid record fails
+//! the whole body with a [`DecodeError`] that says where (line or array index)
+//! and what to fix, and no entry is returned. Formats:
+//!
+//! - `text/plain` (also when no content type is given): each line that is not
+//!   blank is one record; see *Text lines* below.
+//! - `application/json`: one object or an array of objects.
+//! - `application/x-ndjson` (also `application/ndjson`,
+//!   `application/jsonlines`, `application/x-jsonlines`): one object per line.
+//!
+//! # Text lines
+//!
+//! Lines split on `\n` (a trailing `\r` is dropped). A line whose first word
+//! (letters only, after leading whitespace) is a level word followed by a
+//! space, a tab, `:` or the end of the line (`ERROR disk full`,
+//! `warning: slow`), or is such a word in brackets (`[warn] x`), gets that
+//! level; others are INFO. The message is the whole line, level word
+//! included. Digits-only words are not levels here (`3 retries left` stays
+//! INFO), although [`Level::parse`] maps `0`–`7` as syslog severities.
+//!
+//! # JSON objects
+//!
+//! `{"message": string (required), "level"?, "service"?, "timestamp"?,
+//! "metadata"?}`. `level` is a level word ([`Level::parse`]) or a syslog
+//! severity number 0–7; when absent, an OpenTelemetry `severity_number` (1–24)
+//! is used; else INFO. `timestamp` is RFC 3339 text, Unix milliseconds (a
+//! number, integer or fractional, or a string of digits), or absent for the
+//! receive time. `metadata` must be an object; it is stored as compact JSON
+//! text. Other fields are ignored. `null` counts as absent for every optional
+//! field.
+//!
+//! [`Level::parse`]: spool_core::entry::Level::parse
+
+mod json;
+mod render;
+mod text;
+
+use std::fmt;
+
+use spool_core::entry::Entry;
+
+pub use render::entry_to_json;
+pub(crate) use render::push_json_string;
+
+/// Bounds on what one ingest body may contain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest encoded entry ([`Entry::encoded_len`]) accepted. Default 1 MiB.
+    pub max_record_bytes: usize,
+    /// Most records in one body. Default 100 000.
+    pub max_records: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_record_bytes: 1024 * 1024,
+            max_records: 100_000,
+        }
+    }
+}
+
+/// Why a body was refused, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// 400 malformed, 413 record or body too large, 415 unsupported type.
+    pub status: u16,
+    /// What is wrong, for a person; starts with `line N: ` or
+    /// `record N: ` when the problem is in one record.
+    pub message: String,
+    /// 1-based line of the offending record (text and NDJSON).
+    pub line: Option<u64>,
+    /// 0-based index of the offending record in a JSON array.
+    pub index: Option<u64>,
+}
+
+impl DecodeError {
+    fn body(status: u16, message: impl Into<String>) -> Self {
+        DecodeError {
+            status,
+            message: message.into(),
+            line: None,
+            index: None,
+        }
+    }
+
+    fn at_line(line: u64, problem: RecordProblem) -> Self {
+        DecodeError {
+            status: problem.status,
+            message: format!("line {line}: {}", problem.message),
+            line: Some(line),
+            index: None,
+        }
+    }
+
+    fn at_index(index: u64, problem: RecordProblem) -> Self {
+        DecodeError {
+            status: problem.status,
+            message: format!("record {index}: {}", problem.message),
+            line: None,
+            index: Some(index),
+        }
+    }
+
+    fn no_records() -> Self {
+        DecodeError::body(400, "body has no records")
+    }
+
+    fn too_many_records(limit: usize) -> Self {
+        DecodeError::body(
+            413,
+            format!("body has more than {limit} records; send smaller batches"),
+        )
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// What is wrong with one record, before we know where it sits.
+#[derive(Debug)]
+struct RecordProblem {
+    status: u16,
+    message: String,
+}
+
+impl RecordProblem {
+    fn bad(message: impl Into<String>) -> Self {
+        RecordProblem {
+            status: 400,
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks a finished entry against the record size limit.
+fn check_size(entry: Entry, limits: &DecodeLimits) -> Result<Entry, RecordProblem> {
+    let len = entry.encoded_len();
+    if len > limits.max_record_bytes {
+        return Err(RecordProblem {
+            status: 413,
+            message: format!(
+                "record is {len} bytes encoded, more than the limit of {} bytes",
+                limits.max_record_bytes
+            ),
+        });
+    }
+    Ok(entry)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Ndjson,
+}
+
+const ACCEPTED_TYPES: &str =
+    "text/plain, application/json or application/x-ndjson (also application/ndjson, application/jsonlines)";
+
+fn format_of(content_type: Option<&str>) -> Result<Format, DecodeError> {
+    let Some(value) = content_type else {
+        return Ok(Format::Text);
+    };
+    let media = value.split(';').next().unwrap_or(value).trim();
+    let is = |name: &str| media.eq_ignore_ascii_case(name);
+    if is("text/plain") || media.is_empty() {
+        Ok(Format::Text)
+    } else if is("application/json") {
+        Ok(Format::Json)
+    } else if is("application/x-ndjson")
+        || is("application/ndjson")
+        || is("application/jsonlines")
+        || is("application/x-jsonlines")
+    {
+        Ok(Format::Ndjson)
+    } else {
+        Err(DecodeError::body(
+            415,
+            format!("unsupported Content-Type {media:?}; send {ACCEPTED_TYPES}"),
+        ))
+    }
+}
+
+/// Decodes an ingest body into entries, all or nothing.
+///
+/// `content_type` is the `Content-Type` value (parameters are ignored; `None`
+/// means `text/plain`); `now_ns` is the receive time, used for records that
+/// carry no timestamp.
+pub fn decode_entries(
+    content_type: Option<&str>,
+    body: &[u8],
+    now_ns: u64,
+    limits: &DecodeLimits,
+) -> Result<Vec<Entry>, DecodeError> {
+    let entries = match format_of(content_type)? {
+        Format::Text => text::decode_text(body, now_ns, limits)?,
+        Format::Json => json::decode_json(body, now_ns, limits)?,
+        Format::Ndjson => json::decode_ndjson(body, now_ns, limits)?,
+    };
+    if entries.is_empty() {
+        return Err(DecodeError::no_records());
+    }
+    Ok(entries)
+}
+
+/// The non-blank lines of `body` with their 1-based numbers, `\r\n` or `\n`
+/// terminated.
+fn numbered_lines(body: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    body.split(|&b| b == b'\n')
+        .zip(1u64..)
+        .map(|(line, n)| (n, line.strip_suffix(b"\r").unwrap_or(line)))
+        .filter(|(_, line)| !line.trim_ascii().is_empty())
+}

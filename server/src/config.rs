@@ -1,0 +1,302 @@
+//! Daemon configuration: defaults, then `SPOOL_*` environment variables,
+//! then command-line flags (flags win).
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use spool_core::commit::CommitConfig;
+use spool_core::segment::SegmentPolicy;
+
+/// Everything `spool serve` can be told.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Segment file size.
+    pub segment_size: u64,
+    /// Rotate segments older than this.
+    pub segment_age: Option<Duration>,
+    /// Delete oldest sealed segments past this total.
+    pub retention_bytes: u64,
+    /// Delete sealed segments older than this.
+    pub retention_age: Option<Duration>,
+    /// Largest request body.
+    pub max_body: u64,
+    /// Largest request head (request line + headers).
+    pub max_header: u64,
+    /// Largest single record (encoded entry).
+    pub max_record: u64,
+    /// Most open client connections.
+    pub max_connections: usize,
+    /// Close a keep-alive connection idle this long.
+    pub idle_timeout: Duration,
+    /// A whole request (head and body) must arrive within this of its first byte.
+    pub request_timeout: Duration,
+    /// Bound on bytes queued for the next write (beyond: 503).
+    pub max_queued: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./spool-data"),
+            segment_size: 64 << 20,
+            segment_age: None,
+            retention_bytes: 10 << 30,
+            retention_age: None,
+            max_body: 8 << 20,
+            max_header: 16 << 10,
+            max_record: 1 << 20,
+            max_connections: 10_000,
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            max_queued: 64 << 20,
+        }
+    }
+}
+
+/// The flags, their environment variables and help, in one table so the
+/// three can never disagree.
+const OPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "listen",
+        "SPOOL_LISTEN",
+        "address to listen on [127.0.0.1:8080]",
+    ),
+    (
+        "data-dir",
+        "SPOOL_DATA_DIR",
+        "data directory [./spool-data]",
+    ),
+    (
+        "segment-size",
+        "SPOOL_SEGMENT_SIZE",
+        "segment file size [64MiB]",
+    ),
+    (
+        "segment-age",
+        "SPOOL_SEGMENT_AGE",
+        "also rotate segments older than this, e.g. 1h [off]",
+    ),
+    (
+        "retention-bytes",
+        "SPOOL_RETENTION_BYTES",
+        "delete oldest sealed segments past this total [10GiB]",
+    ),
+    (
+        "retention-age",
+        "SPOOL_RETENTION_AGE",
+        "delete sealed segments older than this, e.g. 7d [off]",
+    ),
+    (
+        "max-body",
+        "SPOOL_MAX_BODY",
+        "largest request body; larger gets 413 [8MiB]",
+    ),
+    (
+        "max-header",
+        "SPOOL_MAX_HEADER",
+        "largest request head; larger gets 431 [16KiB]",
+    ),
+    (
+        "max-record",
+        "SPOOL_MAX_RECORD",
+        "largest single record; larger gets 413 [1MiB]",
+    ),
+    (
+        "max-connections",
+        "SPOOL_MAX_CONNECTIONS",
+        "most open client connections [10000]",
+    ),
+    (
+        "idle-timeout",
+        "SPOOL_IDLE_TIMEOUT",
+        "close idle keep-alive connections after [60s]",
+    ),
+    (
+        "request-timeout",
+        "SPOOL_REQUEST_TIMEOUT",
+        "a request (head and body) must arrive within [30s]",
+    ),
+    (
+        "max-queued",
+        "SPOOL_MAX_QUEUED",
+        "bytes waiting for the disk before 503 [64MiB]",
+    ),
+];
+
+/// The option lines of `spool --help`.
+pub fn options_help() -> String {
+    let mut out = String::new();
+    for (flag, env, help) in OPTIONS {
+        out.push_str(&format!(
+            "  --{flag:<17} {help}\n  {:<19} (env {env})\n",
+            ""
+        ));
+    }
+    out
+}
+
+impl ServeConfig {
+    /// Applies `SPOOL_*` variables from `env`, then the `--flag value` pairs
+    /// in `args` (flags win). Returns a message a person can act on.
+    pub fn from_sources(
+        env: impl Fn(&str) -> Option<OsString>,
+        args: &mut lexopt::Parser,
+    ) -> Result<ServeConfig, String> {
+        let mut cfg = ServeConfig::default();
+        for (flag, var, _) in OPTIONS {
+            if let Some(v) = env(var) {
+                let v = v.into_string().map_err(|_| format!("{var} is not UTF-8"))?;
+                cfg.set(flag, &v).map_err(|e| format!("{var}: {e}"))?;
+            }
+        }
+        while let Some(arg) = args.next().map_err(|e| e.to_string())? {
+            match arg {
+                lexopt::Arg::Long(name) => {
+                    let name = name.to_owned();
+                    if !OPTIONS.iter().any(|(f, _, _)| *f == name) {
+                        return Err(format!("unknown flag --{name} (see spool --help)"));
+                    }
+                    let value = args.value().map_err(|e| e.to_string())?;
+                    let value = value
+                        .into_string()
+                        .map_err(|_| format!("--{name}: not UTF-8"))?;
+                    cfg.set(&name, &value)
+                        .map_err(|e| format!("--{name}: {e}"))?;
+                }
+                other => {
+                    return Err(format!(
+                        "unexpected argument {:?} (see spool --help)",
+                        other
+                    ))
+                }
+            }
+        }
+        cfg.commit_config().validate().map_err(str::to_owned)?;
+        Ok(cfg)
+    }
+
+    fn set(&mut self, flag: &str, v: &str) -> Result<(), String> {
+        match flag {
+            "listen" => {
+                self.listen = v
+                    .parse()
+                    .map_err(|_| format!("{v:?} is not an address like 127.0.0.1:8080"))?
+            }
+            "data-dir" => self.data_dir = PathBuf::from(v),
+            "segment-size" => self.segment_size = parse_size(v)?,
+            "segment-age" => self.segment_age = Some(parse_duration(v)?),
+            "retention-bytes" => self.retention_bytes = parse_size(v)?,
+            "retention-age" => self.retention_age = Some(parse_duration(v)?),
+            "max-body" => self.max_body = parse_size(v)?,
+            "max-header" => self.max_header = parse_size(v)?,
+            "max-record" => self.max_record = parse_size(v)?,
+            "max-connections" => {
+                self.max_connections = v.parse().map_err(|_| format!("{v:?} is not a number"))?
+            }
+            "idle-timeout" => self.idle_timeout = parse_duration(v)?,
+            "request-timeout" => self.request_timeout = parse_duration(v)?,
+            "max-queued" => self.max_queued = parse_size(v)?,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+        Ok(())
+    }
+
+    /// The group-commit limits this configuration implies.
+    pub fn commit_config(&self) -> CommitConfig {
+        let max_payload = u32::try_from(self.max_record).unwrap_or(u32::MAX);
+        CommitConfig {
+            policy: SegmentPolicy {
+                segment_bytes: self.segment_size,
+                max_age_ns: self.segment_age.map(duration_ns),
+                retention_bytes: self.retention_bytes,
+                retention_age_ns: self.retention_age.map(duration_ns),
+            },
+            max_payload,
+            max_batch_bytes: (8u64 << 20).max(u64::from(max_payload) + 64),
+            max_queued_bytes: self.max_queued,
+            disk_full_retry_ns: 1_000_000_000,
+        }
+    }
+}
+
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Parses `123`, `64KiB`, `64K`, `10MiB`, `10M`, `1GiB`, `1G` (binary units).
+pub fn parse_size(v: &str) -> Result<u64, String> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{v:?} is not a size like 64MiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("{v:?}: unknown size unit (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{v:?} is too large"))
+}
+
+/// Parses `250ms`, `30s`, `5m`, `2h`, `7d`, or plain seconds.
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{v:?} is not a duration like 30s"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        "d" => Duration::from_secs(n.saturating_mul(86_400)),
+        _ => return Err(format!("{v:?}: unknown unit (use ms, s, m, h, d)")),
+    };
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("10G"), Ok(10 << 30));
+        assert_eq!(parse_size("123"), Ok(123));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("-1").is_err());
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn flags_override_environment() {
+        let env = |k: &str| match k {
+            "SPOOL_MAX_BODY" => Some(OsString::from("1MiB")),
+            "SPOOL_LISTEN" => Some(OsString::from("127.0.0.1:9000")),
+            _ => None,
+        };
+        let mut args = lexopt::Parser::from_args(["--listen", "127.0.0.1:9001"]);
+        let cfg = ServeConfig::from_sources(env, &mut args).unwrap();
+        assert_eq!(cfg.listen.port(), 9001);
+        assert_eq!(cfg.max_body, 1 << 20);
+        let mut bad = lexopt::Parser::from_args(["--segment-size", "1KiB"]);
+        assert!(ServeConfig::from_sources(|_| None, &mut bad).is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! The IO executor: carries out the group commit's [`IoOp`]s on real files
+//! with `pwrite`, `fdatasync`, `posix_fallocate`, `rename` and directory
+//! `fsync`, through libc. It runs on the IO thread only.
+//!
+//! Guarantees: `Append` returns `Ok` only when the whole buffer was written
+//! and `fdatasync` returned 0 on the descriptor that wrote it; a short write
+//! or any error is returned as is, never retried. A new segment becomes
+//! visible under its final name only complete (header written, preallocated,
+//! synced), and the directory is synced after every create and delete.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use spool_core::commit::{IoError, IoOp};
+use spool_core::record::{SegmentHeader, SegmentId};
+
+/// The file name of a segment: its id, zero-padded so names sort in order.
+pub fn segment_file_name(id: SegmentId) -> String {
+    format!("{id}.seg")
+}
+
+/// The id in a segment file name, if `name` is one.
+pub fn parse_segment_file_name(name: &str) -> Option<SegmentId> {
+    let digits = name.strip_suffix(".seg")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(SegmentId)
+}
+
+/// Maps an OS error to the core's error, ENOSPC and EDQUOT as "no space".
+pub fn io_error(e: &io::Error) -> IoError {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => IoError::NoSpace,
+        Some(errno) => IoError::Os(errno),
+        None => IoError::Os(libc::EIO),
+    }
+}
+
+fn last_os_error() -> IoError {
+    io_error(&io::Error::last_os_error())
+}
+
+/// Writes all of `buf` at `offset` with one `pwrite`; a short write is EIO.
+pub fn pwrite_all(file: &File, buf: &[u8], offset: u64) -> Result<(), IoError> {
+    let off = libc::off_t::try_from(offset).map_err(|_| IoError::Os(libc::EFBIG))?;
+    // SAFETY: `buf` is a live slice of `buf.len()` readable bytes and the
+    // descriptor is owned by `file` for the duration of the call.
+    let n = unsafe { libc::pwrite(file.as_raw_fd(), buf.as_ptr().cast(), buf.len(), off) };
+    if n < 0 {
+        return Err(last_os_error());
+    }
+    if n as usize != buf.len() {
+        return Err(IoError::Os(libc::EIO));
+    }
+    Ok(())
+}
+
+/// `fdatasync` on the file's descriptor.
+pub fn fdatasync(file: &File) -> Result<(), IoError> {
+    // SAFETY: plain syscall on a descriptor owned by `file`.
+    if unsafe { libc::fdatasync(file.as_raw_fd()) } != 0 {
+        return Err(last_os_error());
+    }
+    Ok(())
+}
+
+/// `fsync` of a directory, so entries created, renamed or removed in it last.
+pub fn sync_dir(dir: &File) -> Result<(), IoError> {
+    // SAFETY: plain syscall on a descriptor owned by `dir`.
+    if unsafe { libc::fsync(dir.as_raw_fd()) } != 0 {
+        return Err(last_os_error());
+    }
+    Ok(())
+}
+
+fn fallocate(file: &File, len: u64) -> Result<(), IoError> {
+    let len = libc::off_t::try_from(len).map_err(|_| IoError::Os(libc::EFBIG))?;
+    // SAFETY: plain syscall on a descriptor owned by `file`; it returns the
+    // error number rather than setting errno.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+    match rc {
+        0 => Ok(()),
+        libc::ENOSPC | libc::EDQUOT => Err(IoError::NoSpace),
+        errno => Err(IoError::Os(errno)),
+    }
+}
+
+/// The segment files of one data directory, as the IO thread sees them.
+pub struct SegmentFiles {
+    dir: PathBuf,
+    dir_file: File,
+    open: BTreeMap<SegmentId, File>,
+}
+
+impl SegmentFiles {
+    /// Opens the directory (which must exist) for executing operations.
+    pub fn new(dir: &Path) -> io::Result<SegmentFiles> {
+        Ok(SegmentFiles {
+            dir: dir.to_path_buf(),
+            dir_file: File::open(dir)?,
+            open: BTreeMap::new(),
+        })
+    }
+
+    fn path(&self, id: SegmentId) -> PathBuf {
+        self.dir.join(segment_file_name(id))
+    }
+
+    /// Carries out one operation. Errors are returned, never retried.
+    pub fn execute(&mut self, op: &IoOp) -> Result<(), IoError> {
+        match op {
+            IoOp::Prepare {
+                segment,
+                file_bytes,
+            } => self.prepare(*segment, *file_bytes),
+            IoOp::Append {
+                segment,
+                offset,
+                data,
+                ..
+            } => {
+                // Segments before this one are sealed: their last write was
+                // synced through their own descriptor; close them now.
+                let keep = self.open.split_off(segment);
+                self.open = keep;
+                let file = match self.open.get(segment) {
+                    Some(f) => f,
+                    None => {
+                        let f = OpenOptions::new()
+                            .read(true)
+                            .write(true)
+                            .custom_flags(libc::O_CLOEXEC)
+                            .open(self.path(*segment))
+                            .map_err(|e| io_error(&e))?;
+                        self.open.entry(*segment).or_insert(f)
+                    }
+                };
+                pwrite_all(file, data, *offset)?;
+                fdatasync(file)
+            }
+            IoOp::Delete { segment } => {
+                self.open.remove(segment);
+                match fs::remove_file(self.path(*segment)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_error(&e)),
+                }
+                sync_dir(&self.dir_file)
+            }
+        }
+    }
+
+    fn prepare(&mut self, id: SegmentId, file_bytes: u64) -> Result<(), IoError> {
+        let tmp = self.dir.join(format!("{}.tmp", segment_file_name(id)));
+        let result = (|| {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&tmp)
+                .map_err(|e| io_error(&e))?;
+            fallocate(&file, file_bytes)?;
+            pwrite_all(&file, &SegmentHeader { id }.encode(), 0)?;
+            // The size and allocation changed: a full fsync, not fdatasync.
+            // SAFETY: plain syscall on a descriptor owned by `file`.
+            if unsafe { libc::fsync(file.as_raw_fd()) } != 0 {
+                return Err(last_os_error());
+            }
+            fs::rename(&tmp, self.path(id)).map_err(|e| io_error(&e))?;
+            sync_dir(&self.dir_file)?;
+            Ok(file)
+        })();
+        match result {
+            Ok(file) => {
+                self.open.insert(id, file);
+                Ok(())
+            }
+            Err(e) => {
+                // Best effort: a leftover temporary file is also removed at start.
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_reject_others() {
+        let id = SegmentId(42);
+        assert_eq!(parse_segment_file_name(&segment_file_name(id)), Some(id));
+        assert_eq!(parse_segment_file_name("42.seg"), None);
+        assert_eq!(
+            parse_segment_file_name("00000000000000000042.seg.tmp"),
+            None
+        );
+        assert_eq!(parse_segment_file_name("0000000000000000004x.seg"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! Storage: segment files on disk, the IO thread that writes them, and
+//! recovery when a data directory is opened.
+
+pub mod files;
+pub mod recovery;
