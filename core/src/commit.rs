@@ -23,9 +23,10 @@
 //! - A failed append or sync is never retried: every record not yet durable
 //!   is reported in [`Event::Failed`], later submits fail, no more IO is
 //!   issued.
-//! - Disk full (no space to create the next segment) is not fatal: records
-//!   that needed the new segment are reported in [`Event::Rejected`] and
-//!   were never written; creation is retried after
+//! - Disk full (no space to create the next segment) is not fatal: every
+//!   queued record (whole requests: segments are created before any queued
+//!   record is written) is reported in [`Event::Rejected`] and was never
+//!   written; creation is retried after
 //!   [`CommitConfig::disk_full_retry_ns`] or as soon as a deletion frees space.
 //! - Every record id is used at most once. Rejected ids are not reused, so
 //!   ids on disk increase but may skip.
@@ -391,7 +392,10 @@ impl GroupCommit {
         if self.queued_bytes > 0 && self.queued_bytes + total > self.cfg.max_queued_bytes {
             return Err(SubmitError::Busy);
         }
-        if self.disk_full_until.is_some() && self.would_need_new_segment(total) {
+        // Inside the retry window after ENOSPC, refuse at once what needs a
+        // new segment; after it, accept and let `poll_io` try creation again.
+        let retrying_later = self.disk_full_until.is_some_and(|t| now_ns < t);
+        if retrying_later && self.would_need_new_segment(total) {
             return Err(SubmitError::DiskFull);
         }
         let first = self.next_lsn;
@@ -446,8 +450,11 @@ impl GroupCommit {
         if self.failed || self.in_flight.is_some() {
             return None;
         }
-        if let Some(front) = self.queue.front() {
-            if front.segment > self.prepared {
+        if let Some(newest) = self.queue.back() {
+            // Create every segment the queue needs before writing any of it:
+            // a request spanning into a new segment is then either written
+            // whole or, if creation hits ENOSPC, rejected whole.
+            if newest.segment > self.prepared {
                 if self.disk_full_until.is_some_and(|t| now_ns < t) {
                     self.reject_queue();
                 } else {
@@ -576,11 +583,7 @@ impl GroupCommit {
             }
             (InFlight::Prepare(_), Err(IoError::NoSpace)) => {
                 self.disk_full_until = Some(now_ns.saturating_add(self.cfg.disk_full_retry_ns));
-                if self
-                    .queue
-                    .front()
-                    .is_some_and(|b| b.segment > self.prepared)
-                {
+                if self.queue.back().is_some_and(|b| b.segment > self.prepared) {
                     self.reject_queue();
                 }
             }

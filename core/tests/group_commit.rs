@@ -300,3 +300,31 @@ fn full_queue_pushes_back() {
     gc.submit(0, [big.as_slice()]).unwrap();
     assert_eq!(gc.submit(0, [big.as_slice()]), Err(SubmitError::Busy));
 }
+
+#[test]
+fn disk_full_on_a_fresh_log_clears_once_space_returns() {
+    let cfg = CommitConfig {
+        disk_full_retry_ns: 100,
+        ..CommitConfig::default()
+    };
+    let mut gc = GroupCommit::new(cfg, LogState::default(), 0);
+    let (first, last) = gc.submit(0, [b"a".as_slice()]).unwrap();
+    let op = gc.poll_io(0).unwrap();
+    assert!(matches!(op, IoOp::Prepare { .. }));
+    gc.complete(0, op, Err(IoError::NoSpace));
+    assert_eq!(gc.poll_event(), Some(Event::Rejected { first, last }));
+    // Inside the retry window: refused at once, nothing queued.
+    assert_eq!(gc.submit(50, [b"b".as_slice()]), Err(SubmitError::DiskFull));
+    assert!(gc.poll_io(50).is_none());
+    // After it: accepted, creation retried, and the record made durable.
+    let (b, _) = gc.submit(150, [b"b".as_slice()]).unwrap();
+    assert!(b > last, "ids are never reused");
+    let op = gc.poll_io(150).unwrap();
+    assert!(matches!(op, IoOp::Prepare { .. }));
+    gc.complete(150, op, Ok(()));
+    let op = gc.poll_io(150).unwrap();
+    assert!(matches!(op, IoOp::Append { .. }));
+    gc.complete(150, op, Ok(()));
+    assert!(!gc.is_disk_full());
+    assert!(std::iter::from_fn(|| gc.poll_event()).any(|e| e == Event::Durable(b)));
+}

@@ -585,9 +585,8 @@ impl Server {
                     .reregister(&mut c.stream, Token(idx + FIRST_CONN), interest);
             c.writable_interest = pending;
         }
-        if !pending && c.closing && !c.parked {
-            self.close(idx);
-        } else if !pending && c.peer_closed && !c.parked && c.read_buf.is_empty() {
+        let done = c.closing || (c.peer_closed && c.read_buf.is_empty());
+        if !pending && !c.parked && done {
             self.close(idx);
         }
     }

@@ -178,10 +178,14 @@ fn timestamp_of(value: &Value) -> Result<u64, RecordProblem> {
         Value::String(s) => parse_time_param(s.trim()),
         Value::Number(n) => match (n.as_u64(), n.as_f64()) {
             (Some(ms), _) => ms.checked_mul(1_000_000),
-            (None, Some(ms)) if ms.is_finite() && ms >= 0.0 => {
-                let ns = (ms * 1e6).round();
-                // u64::MAX as f64 rounds up to 2^64, so `<` keeps the cast exact.
-                (ns < u64::MAX as f64).then_some(ns as u64)
+            (None, Some(ms)) if ms.is_finite() && ms >= 0.0 && ms < u64::MAX as f64 => {
+                // Whole and fractional milliseconds apart, so the fraction is
+                // not lost to f64 precision at today's magnitudes.
+                let whole = ms.trunc();
+                let frac_ns = ((ms - whole) * 1e6).round() as u64;
+                (whole as u64)
+                    .checked_mul(1_000_000)
+                    .and_then(|ns| ns.checked_add(frac_ns))
             }
             _ => None,
         },

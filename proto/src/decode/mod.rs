@@ -194,13 +194,15 @@ fn format_of(content_type: Option<&str>) -> Result<Format, DecodeError> {
 ///
 /// `content_type` is the `Content-Type` value (parameters are ignored; `None`
 /// means `text/plain`); `now_ns` is the receive time, used for records that
-/// carry no timestamp.
+/// carry no timestamp. A leading UTF-8 byte-order mark is ignored.
 pub fn decode_entries(
     content_type: Option<&str>,
     body: &[u8],
     now_ns: u64,
     limits: &DecodeLimits,
 ) -> Result<Vec<Entry>, DecodeError> {
+    // Some Windows producers start UTF-8 text with a byte-order mark.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let entries = match format_of(content_type)? {
         Format::Text => text::decode_text(body, now_ns, limits)?,
         Format::Json => json::decode_json(body, now_ns, limits)?,

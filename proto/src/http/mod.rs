@@ -135,9 +135,9 @@ impl Request {
     }
 
     /// The media type of `Content-Type`, parameters and surrounding whitespace
-    /// stripped (`"application/json"` for `Application/JSON; charset=utf-8`
-    /// gives `"Application/JSON"`). Media types are case-insensitive: compare
-    /// with `eq_ignore_ascii_case` ([`crate::decode_entries`] does).
+    /// stripped, case kept (`Application/JSON; charset=utf-8` gives
+    /// `"Application/JSON"`). Media types are case-insensitive: compare with
+    /// `eq_ignore_ascii_case` ([`crate::decode_entries`] does).
     pub fn content_type(&self) -> Option<&str> {
         let value = std::str::from_utf8(self.header("content-type")?).ok()?;
         let media_type = value.split(';').next().unwrap_or(value).trim();

@@ -65,6 +65,9 @@ struct ChunkedDecoder {
     phase: ChunkPhase,
     body: Vec<u8>,
     trailer_bytes: usize,
+    /// Bytes of the current size or trailer line known to hold no LF, so a
+    /// line that trickles in is scanned once.
+    line_scanned: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -285,10 +288,13 @@ fn split_target(target: &str, method: &Method) -> Result<(String, String), HttpE
         .or_else(|| strip_prefix_ignore_case(target, "https://"))
     {
         // absolute-form: drop the authority, keep path and query.
-        match rest.find(['/', '?']) {
-            Some(i) if rest.get(i..).is_some_and(|p| p.starts_with('/')) => &rest[i..],
-            _ => "/",
-        }
+        let tail = rest
+            .find(['/', '?'])
+            .and_then(|i| rest.get(i..))
+            .unwrap_or_default();
+        let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+        let path = if path.is_empty() { "/" } else { path };
+        return Ok((path.to_owned(), query.to_owned()));
     } else {
         return Err(HttpError::BadRequest(
             "the request target must be a path starting with '/'",
@@ -373,6 +379,7 @@ fn decide_framing(
             phase: ChunkPhase::SizeLine,
             body: Vec::new(),
             trailer_bytes: 0,
+            line_scanned: 0,
         })
     } else if let Some(&value) = lengths.first() {
         if lengths.len() > 1 {
@@ -491,7 +498,13 @@ impl ChunkedDecoder {
             let rest = buf.get(self.pos..).unwrap_or_default();
             match self.phase {
                 ChunkPhase::SizeLine => {
-                    let Some(line) = take_line(rest, MAX_CHUNK_LINE, CHUNK_LINE_TOO_LONG)? else {
+                    let Some(line) = take_line(
+                        rest,
+                        MAX_CHUNK_LINE,
+                        CHUNK_LINE_TOO_LONG,
+                        &mut self.line_scanned,
+                    )?
+                    else {
                         return Ok(None);
                     };
                     let size = parse_chunk_size(line)?;
@@ -539,7 +552,8 @@ impl ChunkedDecoder {
                     let too_long = HttpError::HeaderTooLarge {
                         limit: limits.max_header_bytes,
                     };
-                    let Some(line) = take_line(rest, budget, too_long)? else {
+                    let Some(line) = take_line(rest, budget, too_long, &mut self.line_scanned)?
+                    else {
                         return Ok(None);
                     };
                     self.pos += line.len() + 2;
@@ -564,15 +578,24 @@ const CHUNK_LINE_TOO_LONG: HttpError =
 /// The line at the start of `rest`, without its CRLF, or `None` if it has not
 /// all arrived. A line must end in CRLF (a bare LF or CR is an error) and,
 /// CRLF included, fit in `max` bytes.
-fn take_line(rest: &[u8], max: usize, too_long: HttpError) -> Result<Option<&[u8]>, HttpError> {
+fn take_line<'a>(
+    rest: &'a [u8],
+    max: usize,
+    too_long: HttpError,
+    scanned: &mut usize,
+) -> Result<Option<&'a [u8]>, HttpError> {
     let window = rest.get(..max).unwrap_or(rest);
-    let Some(lf) = window.iter().position(|&b| b == b'\n') else {
+    let from = (*scanned).min(window.len());
+    let unscanned = window.get(from..).unwrap_or_default();
+    let Some(lf) = unscanned.iter().position(|&b| b == b'\n').map(|i| from + i) else {
+        *scanned = window.len();
         return if rest.len() >= max {
             Err(too_long)
         } else {
             Ok(None)
         };
     };
+    *scanned = 0;
     let line = window.get(..lf).unwrap_or_default();
     match line.split_last() {
         Some((b'\r', line)) if !line.contains(&b'\r') => Ok(Some(line)),

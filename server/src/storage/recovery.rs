@@ -107,6 +107,9 @@ pub fn scan_dir(
     let mut unwritten = Vec::with_capacity(ids.len());
     for &id in ids.iter().rev() {
         let path = dir.join(segment_file_name(id));
+        if repair {
+            settle(&path)?;
+        }
         let bytes = fs::read(&path).map_err(io_err(&path))?;
         let empty = is_unwritten(&bytes);
         unwritten.push(empty);
@@ -206,6 +209,32 @@ pub fn recover(dir: &Path, repair: bool) -> Result<Recovered, OpenError> {
         records,
         torn,
     })
+}
+
+/// Makes the next read of `path` return what the disk holds: `fdatasync`
+/// writes back pages a killed process left dirty (valid writes that were
+/// never synced), then `POSIX_FADV_DONTNEED` drops the clean cached pages.
+/// After a failed fsync Linux may have marked never-written pages clean
+/// (PostgreSQL "fsyncgate"); dropping them means recovery cannot mistake
+/// cached-but-lost bytes for durable records.
+fn settle(path: &Path) -> Result<(), OpenError> {
+    use std::os::fd::AsRawFd;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    fdatasync(&file).map_err(|e| {
+        OpenError::Io(
+            path.to_path_buf(),
+            io::Error::other(format!("fdatasync: {e}")),
+        )
+    })?;
+    // SAFETY: plain syscall on a descriptor owned by `file`; advisory only.
+    unsafe {
+        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+    }
+    Ok(())
 }
 
 /// Overwrites `[from, to)` with zeros and syncs, so the cut bytes can never

@@ -1,0 +1,45 @@
+/* LD_PRELOAD fault injection for the real spool binary (tests only).
+ *
+ * SPOOL_FAULT_FDATASYNC_AFTER=N  fdatasync succeeds N times (really syncing),
+ *                                then fails with EIO without syncing.
+ * SPOOL_FAULT_ENOSPC_FILE=PATH   while PATH exists, posix_fallocate fails
+ *                                with ENOSPC (segment creation: disk full).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static long syncs;
+
+int fdatasync(int fd) {
+    static int (*real)(int);
+    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    const char *after = getenv("SPOOL_FAULT_FDATASYNC_AFTER");
+    if (after && __atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST) > atol(after)) {
+        errno = EIO;
+        return -1;
+    }
+    return real(fd);
+}
+
+static int no_space(void) {
+    const char *flag = getenv("SPOOL_FAULT_ENOSPC_FILE");
+    return flag && access(flag, F_OK) == 0;
+}
+
+int posix_fallocate(int fd, off_t offset, off_t len) {
+    static int (*real)(int, off_t, off_t);
+    if (!real) real = (int (*)(int, off_t, off_t))dlsym(RTLD_NEXT, "posix_fallocate");
+    if (no_space()) return ENOSPC;
+    return real(fd, offset, len);
+}
+
+int posix_fallocate64(int fd, off_t offset, off_t len) {
+    static int (*real)(int, off_t, off_t);
+    if (!real) real = (int (*)(int, off_t, off_t))dlsym(RTLD_NEXT, "posix_fallocate64");
+    if (no_space()) return ENOSPC;
+    return real(fd, offset, len);
+}
