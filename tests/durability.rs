@@ -594,3 +594,45 @@ fn disk_full_answers_507_and_ingest_resumes_when_space_returns() {
         .all(|r| !r["message"].as_str().unwrap().starts_with("full")));
     assert_eq!(resumed.json()["count"], 800);
 }
+
+#[test]
+fn a_full_write_queue_answers_503_with_retry_after_and_loses_nothing() {
+    let dir = TempDir::new("busy");
+    let shim = fault_shim();
+    let mut s = try_start(
+        dir.path(),
+        &["--max-queued", "2KiB"],
+        &[
+            ("LD_PRELOAD", shim.to_str().unwrap()),
+            ("SPOOL_FAULT_FDATASYNC_DELAY_MS", "300"),
+        ],
+    )
+    .unwrap_or_else(|(st, log)| panic!("{st:?} {log}"));
+    let addr = s.addr;
+    let body = |tag: &str| format!("{tag} {}", "y".repeat(1500)).into_bytes();
+    // A: its write and (slow) sync are in flight for 300 ms.
+    let a = std::thread::spawn(move || post(addr, "/ingest", "text/plain", &body("A")));
+    std::thread::sleep(Duration::from_millis(100));
+    // B: fills the queue behind A.
+    let b = std::thread::spawn(move || post(addr, "/ingest", "text/plain", &body("B")));
+    std::thread::sleep(Duration::from_millis(50));
+    // C: no room: refused at once, not queued.
+    let started = Instant::now();
+    let c = post(addr, "/ingest", "text/plain", &body("C"));
+    assert_eq!(c.status, 503, "{}", c.text());
+    assert_eq!(c.header("Retry-After"), Some("1"));
+    assert!(c.json()["error"].as_str().unwrap().contains("queue full"));
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "503 must not wait for the disk"
+    );
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert_eq!((a.status, b.status), (200, 200));
+    stop(&mut s);
+    let got = cat(dir.path());
+    let msgs: Vec<&str> = got
+        .iter()
+        .map(|r| &r["message"].as_str().unwrap()[..1])
+        .collect();
+    assert_eq!(msgs, ["A", "B"]);
+}

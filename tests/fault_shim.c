@@ -2,6 +2,7 @@
  *
  * SPOOL_FAULT_FDATASYNC_AFTER=N  fdatasync succeeds N times (really syncing),
  *                                then fails with EIO without syncing.
+ * SPOOL_FAULT_FDATASYNC_DELAY_MS=N  every fdatasync first sleeps N ms (a slow disk).
  * SPOOL_FAULT_ENOSPC_FILE=PATH   while PATH exists, posix_fallocate fails
  *                                with ENOSPC (segment creation: disk full).
  */
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static long syncs;
@@ -17,6 +19,12 @@ static long syncs;
 int fdatasync(int fd) {
     static int (*real)(int);
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    const char *delay = getenv("SPOOL_FAULT_FDATASYNC_DELAY_MS");
+    if (delay) {
+        long ms = atol(delay);
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
     const char *after = getenv("SPOOL_FAULT_FDATASYNC_AFTER");
     if (after && __atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST) > atol(after)) {
         errno = EIO;
