@@ -89,7 +89,6 @@ pub struct Server {
     next_generation: u64,
     parked: BTreeMap<Lsn, Vec<Parked>>,
     events: Vec<Event>,
-    started: Instant,
     draining: Option<Instant>,
     failed: bool,
 }
@@ -185,7 +184,6 @@ impl Server {
             next_generation: 0,
             parked: BTreeMap::new(),
             events: Vec::new(),
-            started: Instant::now(),
             draining: None,
             failed: false,
         })
@@ -429,7 +427,7 @@ impl Server {
                     break;
                 }
             };
-            self.handle(idx, request, now);
+            self.handle(idx, request);
         }
         self.flush(idx);
     }
@@ -442,7 +440,7 @@ impl Server {
         }
     }
 
-    fn handle(&mut self, idx: usize, req: Request, now: Instant) {
+    fn handle(&mut self, idx: usize, req: Request) {
         let keep_alive = req.keep_alive && self.draining.is_none();
         let version = req.version;
         let reply = match routes::route(&req) {
@@ -474,7 +472,6 @@ impl Server {
             Route::Health => routes::health(),
             Route::Ready => routes::ready(self.failed, self.draining.is_some()),
         };
-        let _ = now;
         if let Some(c) = self.conns.get_mut(idx).and_then(Option::as_mut) {
             let head_only = req.method == spool_proto::http::Method::Head;
             reply.write_maybe_head(&mut c.write_buf, version, keep_alive, head_only);
@@ -614,10 +611,5 @@ impl Server {
                 self.close(idx);
             }
         }
-    }
-
-    /// Seconds since start.
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
     }
 }
