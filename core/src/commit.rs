@@ -35,7 +35,9 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::record::{encode_frame, frame_len, Lsn, SegmentId, SEGMENT_HEADER_LEN};
+use crate::record::{
+    encode_frame, frame_len, Lsn, SegmentId, FLAG_BATCH_START, SEGMENT_HEADER_LEN,
+};
 use crate::segment::{SegmentInfo, SegmentPolicy};
 
 /// Tuning of the group commit.
@@ -437,7 +439,8 @@ impl GroupCommit {
             });
         }
         if let Some(batch) = self.queue.back_mut() {
-            encode_frame(&mut batch.data, self.place_segment, lsn, payload);
+            let flags = if fits_last { 0 } else { FLAG_BATCH_START };
+            encode_frame(&mut batch.data, self.place_segment, lsn, flags, payload);
             batch.last = lsn;
         }
         self.place_offset += len;

@@ -21,10 +21,15 @@
 //! |---|---|---|
 //! | 0 | 4 | CRC32 of: the segment epoch (8 bytes LE), bytes 4..20 of this frame, the payload |
 //! | 4 | 4 | payload length `L` (`u32`), at least 1 |
-//! | 8 | 1 | flags, `0` (no flag is defined yet; any other value is invalid) |
+//! | 8 | 1 | flags: bit 0 [`FLAG_BATCH_START`] marks the first record of each write; other bits are invalid |
 //! | 9 | 3 | zero |
 //! | 12 | 8 | sequence number (the record id), strictly increasing through the log |
 //! | 20 | L | payload (see [`crate::entry`]) |
+//!
+//! [`FLAG_BATCH_START`] lets recovery tell a torn write from corruption:
+//! batches are written one at a time, each synced before the next starts, so
+//! only the last batch can be torn, and a valid batch start after a bad
+//! record proves the bad record had been synced (see [`crate::recover`]).
 //!
 //! The epoch under the CRC means bytes left over from another segment (a
 //! reused or preallocated file) can never validate here; a zero length is
@@ -41,6 +46,9 @@ pub const FORMAT_VERSION: u8 = 1;
 pub const SEGMENT_HEADER_LEN: u64 = 32;
 /// Length of a record frame's header (before the payload).
 pub const FRAME_HEADER_LEN: usize = 20;
+/// Frame flag: the first record of a write (an `Append` batch).
+pub const FLAG_BATCH_START: u8 = 1;
+
 /// The largest payload the format can describe; configured limits are lower.
 pub const MAX_PAYLOAD_LEN: u32 = 64 << 20;
 
@@ -151,13 +159,15 @@ pub fn frame_len(payload_len: u32) -> u64 {
 }
 
 /// Appends one record frame to `out`. The caller has checked the payload
-/// length (at least 1, at most its configured maximum).
-pub fn encode_frame(out: &mut Vec<u8>, epoch: SegmentId, seq: Lsn, payload: &[u8]) {
+/// length (at least 1, at most its configured maximum); `flags` is 0 or
+/// [`FLAG_BATCH_START`].
+pub fn encode_frame(out: &mut Vec<u8>, epoch: SegmentId, seq: Lsn, flags: u8, payload: &[u8]) {
     // Lengths above u32 are rejected before this point; saturate rather than
     // wrap so a caller bug can only produce a frame that fails to validate.
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     let mut header = [0u8; FRAME_HEADER_LEN];
     header[4..8].copy_from_slice(&len.to_le_bytes());
+    header[8] = flags;
     header[12..20].copy_from_slice(&seq.0.to_le_bytes());
     let crc = frame_crc(epoch, &header, payload);
     header[0..4].copy_from_slice(&crc.to_le_bytes());
@@ -178,6 +188,8 @@ fn frame_crc(epoch: SegmentId, header: &[u8; FRAME_HEADER_LEN], payload: &[u8]) 
 pub struct Frame<'a> {
     /// The record id.
     pub seq: Lsn,
+    /// The frame flags ([`FLAG_BATCH_START`] or 0).
+    pub flags: u8,
     /// The payload bytes.
     pub payload: &'a [u8],
 }
@@ -249,7 +261,7 @@ pub fn decode_frame(
     if len == 0 || len > max_payload.min(MAX_PAYLOAD_LEN) {
         return Err(FrameError::BadLength(len));
     }
-    if header[8..12] != [0; 4] {
+    if header[8] & !FLAG_BATCH_START != 0 || header[9..12] != [0; 3] {
         return Err(FrameError::BadFlags);
     }
     let total = FRAME_HEADER_LEN as u64 + u64::from(len);
@@ -268,6 +280,7 @@ pub fn decode_frame(
     seq.copy_from_slice(&header[12..20]);
     Ok(Decoded::Record(Frame {
         seq: Lsn(u64::from_le_bytes(seq)),
+        flags: header[8],
         payload,
     }))
 }
@@ -297,11 +310,12 @@ mod tests {
     #[test]
     fn frame_round_trip() {
         let mut buf = Vec::new();
-        encode_frame(&mut buf, SegmentId(3), Lsn(42), b"hello");
+        encode_frame(&mut buf, SegmentId(3), Lsn(42), FLAG_BATCH_START, b"hello");
         assert_eq!(buf.len() as u64, frame_len(5));
         match decode_frame(&buf, SegmentId(3), 1024) {
             Ok(Decoded::Record(f)) => {
                 assert_eq!(f.seq, Lsn(42));
+                assert_eq!(f.flags, FLAG_BATCH_START);
                 assert_eq!(f.payload, b"hello");
             }
             other => panic!("{other:?}"),
@@ -311,7 +325,7 @@ mod tests {
     #[test]
     fn other_epoch_never_validates() {
         let mut buf = Vec::new();
-        encode_frame(&mut buf, SegmentId(3), Lsn(1), b"x");
+        encode_frame(&mut buf, SegmentId(3), Lsn(1), 0, b"x");
         assert_eq!(
             decode_frame(&buf, SegmentId(4), 1024),
             Err(FrameError::BadCrc)
@@ -321,7 +335,7 @@ mod tests {
     #[test]
     fn prefixes_need_more_and_bits_fail() {
         let mut buf = Vec::new();
-        encode_frame(&mut buf, SegmentId(1), Lsn(9), b"payload bytes");
+        encode_frame(&mut buf, SegmentId(1), Lsn(9), 0, b"payload bytes");
         for cut in 1..buf.len() {
             assert!(
                 matches!(

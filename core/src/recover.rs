@@ -2,9 +2,21 @@
 //! torn tail (cut it) from corruption (refuse it).
 //!
 //! The rule (RELIABILITY.md 13): a bad record is a torn tail only in the
-//! active segment, and only when no valid record of the same epoch follows it
-//! anywhere in the file. Everything else is corruption and is reported with
-//! the segment and byte offset; nothing is skipped.
+//! active segment, and only when no valid record of the same epoch follows
+//! it, with one refinement for torn multi-sector writes. Everything else is
+//! corruption and is reported with the segment and byte offset; nothing is
+//! skipped.
+//!
+//! The refinement: a power cut during one write can persist a later sector
+//! of it but not an earlier one, leaving valid records after a torn one, all
+//! from the same unacknowledged write. Writes go out one at a time, each
+//! synced before the next starts, so only the last write can be torn. A bad
+//! record is therefore still a torn tail when (a) no valid record marked
+//! [`FLAG_BATCH_START`] follows it (a later write would prove this one was
+//! synced), and (b) between it and the next valid record lies the tail of a
+//! [`SECTOR`]-aligned block that is all zeros: a sector that was never
+//! written over the zero-filled preallocation. Bit rot in synced data does
+//! not zero a sector tail, and it is still reported as corruption.
 //!
 //! The active segment is the newest segment holding any record; empty
 //! segments after it are ones prepared ahead of rotation and never written.
@@ -13,8 +25,11 @@ use core::fmt;
 
 use crate::record::{
     decode_frame, Decoded, FrameError, HeaderError, Lsn, SegmentHeader, SegmentId,
-    FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+    FLAG_BATCH_START, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
+
+/// The unit a device writes atomically, as the torn-write rule assumes.
+pub const SECTOR: usize = 512;
 
 /// How the scan treats a bad record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,7 +206,7 @@ pub fn scan_segment(
     let Some(kind) = bad else {
         return Ok(scan);
     };
-    if role == Role::Sealed || valid_record_after(bytes, pos + 1, segment, max_payload) {
+    if role == Role::Sealed || !is_torn_write(bytes, pos, segment, max_payload) {
         // In an active segment a later valid record proves the bad one is not
         // a torn write; report it as the frame error it is.
         let kind = match (role, kind) {
@@ -214,22 +229,35 @@ pub fn scan_segment(
     Ok(scan)
 }
 
-/// True when a valid frame of `segment` starts at any offset from `from` on.
-fn valid_record_after(bytes: &[u8], from: usize, segment: SegmentId, max_payload: u32) -> bool {
-    (from..bytes.len()).any(|q| {
-        bytes.get(q..).is_some_and(|rest| {
-            matches!(
-                decode_frame(rest, segment, max_payload),
-                Ok(Decoded::Record(_))
-            )
-        })
+/// Whether the bad record at `bad` can be the torn last write (module docs).
+fn is_torn_write(bytes: &[u8], bad: usize, segment: SegmentId, max_payload: u32) -> bool {
+    let mut first_valid = None;
+    for q in bad + 1..bytes.len() {
+        let Some(rest) = bytes.get(q..) else { break };
+        if let Ok(Decoded::Record(frame)) = decode_frame(rest, segment, max_payload) {
+            if frame.flags & FLAG_BATCH_START != 0 {
+                return false; // a later write exists: this one was synced
+            }
+            first_valid.get_or_insert(q);
+        }
+    }
+    let Some(next) = first_valid else {
+        return true; // nothing valid after it
+    };
+    // Some sector tail in [bad, next) is all zeros: that sector was never written.
+    let first_sector_end = (bad / SECTOR + 1) * SECTOR;
+    (first_sector_end..=next).step_by(SECTOR).any(|end| {
+        let start = (end - SECTOR).max(bad);
+        bytes
+            .get(start..end)
+            .is_some_and(|b| b.iter().all(|&x| x == 0))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{encode_frame, SegmentHeader};
+    use crate::record::{encode_frame, SegmentHeader, FLAG_BATCH_START};
     use alloc::vec::Vec;
 
     const MAX: u32 = 4096;
@@ -237,7 +265,7 @@ mod tests {
     fn segment(id: u64, records: &[(u64, &[u8])], size: usize) -> Vec<u8> {
         let mut buf = SegmentHeader { id: SegmentId(id) }.encode().to_vec();
         for &(seq, payload) in records {
-            encode_frame(&mut buf, SegmentId(id), Lsn(seq), payload);
+            encode_frame(&mut buf, SegmentId(id), Lsn(seq), FLAG_BATCH_START, payload);
         }
         assert!(buf.len() <= size);
         buf.resize(size, 0);
@@ -323,7 +351,13 @@ mod tests {
         let mut seg = segment(5, &recs(), 300);
         let end = 32 + 25 + 26 + 32;
         let mut old = Vec::new();
-        encode_frame(&mut old, SegmentId(4), Lsn(4), b"stale but well formed");
+        encode_frame(
+            &mut old,
+            SegmentId(4),
+            Lsn(4),
+            FLAG_BATCH_START,
+            b"stale but well formed",
+        );
         seg[end..end + old.len()].copy_from_slice(&old);
         let s = scan_segment(SegmentId(5), &seg, Role::Active, Lsn(0), MAX).unwrap();
         assert_eq!(s.records, 3);
@@ -337,5 +371,51 @@ mod tests {
         assert!(matches!(e.kind, CorruptionKind::Sequence { .. }));
         let seg = segment(2, &[(7, b"x")], 100);
         assert!(scan_segment(SegmentId(3), &seg, Role::Sealed, Lsn(0), MAX).is_err());
+    }
+
+    /// One write of `n` records (first flagged) of `len`-byte payloads, at `at`.
+    fn write_batch(buf: &mut Vec<u8>, at: usize, first_seq: u64, n: u64, len: usize) -> usize {
+        let mut batch = Vec::new();
+        for k in 0..n {
+            let flags = if k == 0 { FLAG_BATCH_START } else { 0 };
+            encode_frame(
+                &mut batch,
+                SegmentId(1),
+                Lsn(first_seq + k),
+                flags,
+                &alloc::vec![0x5A; len],
+            );
+        }
+        buf[at..at + batch.len()].copy_from_slice(&batch);
+        at + batch.len()
+    }
+
+    #[test]
+    fn a_torn_multi_sector_write_with_a_later_sector_persisted_is_cut() {
+        let mut seg = segment(1, &[], 8192);
+        let end1 = write_batch(&mut seg, 32, 1, 2, 100);
+        let end2 = write_batch(&mut seg, end1, 3, 20, 150);
+        // The sector holding the start of write 2 never reached the disk.
+        let lost = (end1 / SECTOR) * SECTOR..(end1 / SECTOR + 1) * SECTOR;
+        let mut torn = seg.clone();
+        torn[lost.start.max(end1)..lost.end].fill(0);
+        let s = scan_segment(SegmentId(1), &torn, Role::Active, Lsn(0), MAX).unwrap();
+        assert_eq!(s.end, end1 as u64);
+        assert_eq!(s.last, Some(Lsn(2)));
+        assert_eq!(s.torn.unwrap().dirty_end, end2 as u64);
+
+        // The same damage with a later write after it is corruption: the
+        // damaged write had been synced before the next one started.
+        let mut later = seg.clone();
+        let _ = write_batch(&mut later, end2, 23, 1, 10);
+        later[lost.start.max(end1)..lost.end].fill(0);
+        let e = scan_segment(SegmentId(1), &later, Role::Active, Lsn(0), MAX).unwrap_err();
+        assert_eq!(e.offset, end1 as u64);
+
+        // A flipped bit (no zeroed sector) inside the last write, with valid
+        // records after it in that write, is corruption too.
+        let mut rot = seg.clone();
+        rot[end1 + 40] ^= 1;
+        assert!(scan_segment(SegmentId(1), &rot, Role::Active, Lsn(0), MAX).is_err());
     }
 }

@@ -304,11 +304,7 @@ impl Server {
             };
             if self.open_conns >= self.cfg.max_connections {
                 let mut out = Vec::new();
-                routes::error(503, "too many connections; retry later").write(
-                    &mut out,
-                    Version::Http11,
-                    false,
-                );
+                routes::too_many_connections().write(&mut out, Version::Http11, false);
                 let _ = stream.write(&out);
                 continue;
             }

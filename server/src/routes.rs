@@ -134,6 +134,15 @@ pub fn unavailable(failed: bool) -> Reply {
     with_header(error(503, msg), "Retry-After", "1")
 }
 
+/// 503 when `--max-connections` are open.
+pub fn too_many_connections() -> Reply {
+    with_header(
+        error(503, "too many connections (--max-connections); retry later"),
+        "Retry-After",
+        "1",
+    )
+}
+
 /// 507: no space for a new segment; nothing in the request was written.
 pub fn disk_full() -> Reply {
     with_header(

@@ -1,0 +1,97 @@
+//! Prints the group-commit table the README quotes: durable 200-byte appends
+//! per second through `spool_server::Log` with 1, 4, 16 and 64 writers,
+//! against one thread doing `pwrite` + `fdatasync` per record.
+//!
+//! ```text
+//! cargo run --release -p spool-benches --bin commit_table [-- RECORDS [DIR]]
+//! ```
+//!
+//! Each row is the median of 3 runs of RECORDS (default 2000) records split
+//! across the writers; fsyncs are the group commit's completed
+//! write+fdatasync count over those 3 runs. DIR (default `/var/tmp`, or
+//! `SPOOL_BENCH_DIR`) must be on a real disk: on tmpfs fdatasync is free.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use spool_benches::{fresh_dir, log_append, log_syncs, payload, rate, FsyncPerRecord, WRITERS};
+use spool_server::Log;
+
+const REPS: usize = 3;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Row {
+    writers: String,
+    rate: f64,
+    syncs: u64,
+    records: u64,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let total: u64 = args
+        .next()
+        .map(|a| a.parse().expect("RECORDS must be a number"))
+        .unwrap_or(2000);
+    let base = args
+        .next()
+        .or_else(|| std::env::var("SPOOL_BENCH_DIR").ok())
+        .map_or_else(|| PathBuf::from("/var/tmp"), PathBuf::from)
+        .join(format!("spool-commit-table-{}", std::process::id()));
+    let payload = payload();
+    let mut rows = Vec::new();
+
+    // Baseline: one thread, pwrite + fdatasync per record.
+    let dir = fresh_dir(&base, "fsync").expect("create bench dir");
+    let mut file = FsyncPerRecord::create(&dir.join("baseline"), 64 << 20).expect("prealloc");
+    file.run(total / 10, &payload).expect("warm-up"); // first touches of the file
+    let rates = (0..REPS)
+        .map(|_| rate(total, file.run(total, &payload).expect("fsync run")))
+        .collect();
+    drop(file);
+    rows.push(Row {
+        writers: "fsync per record (1)".into(),
+        rate: median(rates),
+        syncs: total * REPS as u64,
+        records: total * REPS as u64,
+    });
+
+    for threads in WRITERS {
+        let dir = fresh_dir(&base, &format!("log-{threads}")).expect("create bench dir");
+        let log = Log::open(&dir).expect("open log");
+        // Warm-up: threads, allocator, the segment's first pages.
+        log_append(&log, threads, (total / 10).max(threads as u64), &payload);
+        let before = log_syncs(&log);
+        let times: Vec<Duration> = (0..REPS)
+            .map(|_| log_append(&log, threads, total, &payload))
+            .collect();
+        let syncs = log_syncs(&log) - before;
+        log.close();
+        rows.push(Row {
+            writers: threads.to_string(),
+            rate: median(times.iter().map(|&t| rate(total, t)).collect()),
+            syncs,
+            records: total * REPS as u64,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&base);
+
+    let baseline = rows[0].rate;
+    println!("{total} records of {} B per run, median of {REPS} runs; fsyncs summed over the {REPS} runs\n", payload.len());
+    println!("| writers | records/s (median of {REPS}) | fsyncs | records per fsync | vs fsync-per-record |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.0} | {} | {:.1} | {:.2}× |",
+            r.writers,
+            r.rate,
+            r.syncs,
+            r.records as f64 / r.syncs as f64,
+            r.rate / baseline
+        );
+    }
+}
