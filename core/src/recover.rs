@@ -374,7 +374,7 @@ mod tests {
     }
 
     /// One write of `n` records (first flagged) of `len`-byte payloads, at `at`.
-    fn write_batch(buf: &mut Vec<u8>, at: usize, first_seq: u64, n: u64, len: usize) -> usize {
+    fn write_batch(buf: &mut [u8], at: usize, first_seq: u64, n: u64, len: usize) -> usize {
         let mut batch = Vec::new();
         for k in 0..n {
             let flags = if k == 0 { FLAG_BATCH_START } else { 0 };
