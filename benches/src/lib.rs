@@ -124,6 +124,24 @@ impl FsyncPerRecord {
         })
     }
 
+    /// Creates `path` empty: every record then grows the file, as a naive
+    /// append-only log does, so each fdatasync also flushes the new size.
+    pub fn create_growing(path: &Path) -> io::Result<FsyncPerRecord> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        file.sync_all()?;
+        Ok(FsyncPerRecord {
+            file,
+            len: u64::MAX,
+            pos: 0,
+            frame: Vec::new(),
+        })
+    }
+
     /// Writes `n` records of `payload` (each framed with Spool's 20-byte
     /// header, so the bytes match the log's), each one `pwrite` then
     /// `fdatasync`. Returns the elapsed time.

@@ -15,8 +15,9 @@
 //! - [`Event::Durable`]`(n)` is emitted only after the `Append` covering
 //!   record `n` completed successfully, i.e. its write **and** its
 //!   fdatasync returned success. Durable events come in increasing order.
-//! - Idle, the first record goes out at once (no timer); while an operation
-//!   is in flight, new records collect in the next batch.
+//! - Idle, the first record goes out at once (no timer); while appends are
+//!   in flight (up to [`CommitConfig::max_in_flight`], acknowledged in
+//!   order), new records collect in the next batch.
 //! - Queued (not yet written) bytes are bounded: beyond
 //!   [`CommitConfig::max_queued_bytes`] `submit` answers
 //!   [`SubmitError::Busy`] and changes nothing.
@@ -55,7 +56,15 @@ pub struct CommitConfig {
     pub max_queued_bytes: u64,
     /// How long to wait before retrying segment creation after ENOSPC.
     pub disk_full_retry_ns: u64,
+    /// Appends (write + fdatasync) allowed in flight at once, 1 to
+    /// [`MAX_IN_FLIGHT`]. The recovery scan tolerates that many torn writes
+    /// at the end of the log.
+    pub max_in_flight: u8,
 }
+
+/// The most appends that may ever be in flight at once; the recovery rule
+/// for torn writes depends on it (see [`crate::recover`]).
+pub const MAX_IN_FLIGHT: u8 = 4;
 
 impl Default for CommitConfig {
     fn default() -> Self {
@@ -65,6 +74,7 @@ impl Default for CommitConfig {
             max_batch_bytes: 8 << 20,
             max_queued_bytes: 64 << 20,
             disk_full_retry_ns: 1_000_000_000,
+            max_in_flight: 1,
         }
     }
 }
@@ -229,15 +239,22 @@ struct Batch {
     last: Lsn,
 }
 
+/// An append handed out and not yet completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum InFlight {
+struct AppendInFlight {
+    segment: SegmentId,
+    offset: u64,
+    last: Lsn,
+    records: u64,
+    bytes: u64,
+    done: bool,
+}
+
+/// The one segment-file operation (create or delete) that may run beside
+/// the appends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Maintenance {
     Prepare(SegmentId),
-    Append {
-        segment: SegmentId,
-        last: Lsn,
-        records: u64,
-        bytes: u64,
-    },
     Delete(SegmentId),
 }
 
@@ -259,7 +276,9 @@ pub struct GroupCommit {
     written_end: u64,
     queue: VecDeque<Batch>,
     queued_bytes: u64,
-    in_flight: Option<InFlight>,
+    /// Appends in issue order; acknowledged only from the front.
+    appends: VecDeque<AppendInFlight>,
+    maintenance: Option<Maintenance>,
     /// Segment of the last completed append.
     active: SegmentId,
     /// Highest segment whose file exists.
@@ -299,7 +318,8 @@ impl GroupCommit {
             written_end: end,
             queue: VecDeque::new(),
             queued_bytes: 0,
-            in_flight: None,
+            appends: VecDeque::new(),
+            maintenance: None,
             active,
             prepared,
             segments: state.segments,
@@ -336,7 +356,10 @@ impl GroupCommit {
 
     /// True when nothing is queued or in flight.
     pub fn is_idle(&self) -> bool {
-        self.queue.is_empty() && self.in_flight.is_none() && self.deletes.is_empty()
+        self.queue.is_empty()
+            && self.appends.is_empty()
+            && self.maintenance.is_none()
+            && self.deletes.is_empty()
     }
 
     /// Counters since start.
@@ -447,10 +470,16 @@ impl GroupCommit {
         self.queued_bytes += len;
     }
 
-    /// The next IO operation, if one may start now. At most one operation is
-    /// in flight at a time; call again after `complete`.
+    /// The next IO operation, if one may start now; call until `None`.
+    ///
+    /// Up to [`CommitConfig::max_in_flight`] appends run at once (the device
+    /// overlaps their syncs); they may complete in any order but are
+    /// acknowledged strictly in order. Beside them at most one segment
+    /// create or delete runs. An append to a new segment waits until every
+    /// append to the previous one is synced, so a sealed segment is always
+    /// whole.
     pub fn poll_io(&mut self, now_ns: u64) -> Option<IoOp> {
-        if self.failed || self.in_flight.is_some() {
+        if self.failed {
             return None;
         }
         if let Some(newest) = self.queue.back() {
@@ -458,41 +487,68 @@ impl GroupCommit {
             // a request spanning into a new segment is then either written
             // whole or, if creation hits ENOSPC, rejected whole.
             if newest.segment > self.prepared {
-                if self.disk_full_until.is_some_and(|t| now_ns < t) {
-                    self.reject_queue();
-                } else {
-                    return Some(self.start_prepare());
+                if self.maintenance.is_none() {
+                    if self.disk_full_until.is_some_and(|t| now_ns < t) {
+                        self.reject_queue();
+                    } else {
+                        return Some(self.start_prepare());
+                    }
                 }
-            } else if self.should_prepare_ahead(now_ns) {
+            } else if self.maintenance.is_none() && self.should_prepare_ahead(now_ns) {
                 return Some(self.start_prepare());
-            } else if let Some(batch) = self.queue.pop_front() {
-                let bytes = batch.data.len() as u64;
-                self.queued_bytes -= bytes;
-                self.written_segment = batch.segment;
-                self.written_end = batch.offset + bytes;
-                self.in_flight = Some(InFlight::Append {
-                    segment: batch.segment,
-                    last: batch.last,
-                    records: batch.last.0 - batch.first.0 + 1,
-                    bytes,
-                });
-                return Some(IoOp::Append {
-                    segment: batch.segment,
-                    offset: batch.offset,
-                    data: batch.data,
-                    first: batch.first,
-                    last: batch.last,
-                });
+            } else if self.can_append() {
+                return self.start_append();
             }
         }
-        if let Some(segment) = self.deletes.pop_front() {
-            self.in_flight = Some(InFlight::Delete(segment));
-            return Some(IoOp::Delete { segment });
-        }
-        if self.should_prepare_ahead(now_ns) {
-            return Some(self.start_prepare());
+        if self.maintenance.is_none() {
+            if let Some(segment) = self.deletes.pop_front() {
+                self.maintenance = Some(Maintenance::Delete(segment));
+                return Some(IoOp::Delete { segment });
+            }
+            if self.should_prepare_ahead(now_ns) {
+                return Some(self.start_prepare());
+            }
         }
         None
+    }
+
+    fn can_append(&self) -> bool {
+        let Some(front) = self.queue.front() else {
+            return false;
+        };
+        let Some(newest) = self.appends.back() else {
+            return true; // idle: write at once
+        };
+        // Another append beside the ones in flight only when the queue holds
+        // at least as much as the newest of them: overlapping syncs must not
+        // cost smaller batches. Never into a new segment while the previous
+        // one has unsynced appends.
+        self.appends.len() < usize::from(self.cfg.max_in_flight)
+            && newest.segment == front.segment
+            && self.queued_bytes >= newest.bytes
+    }
+
+    fn start_append(&mut self) -> Option<IoOp> {
+        let batch = self.queue.pop_front()?;
+        let bytes = batch.data.len() as u64;
+        self.queued_bytes -= bytes;
+        self.written_segment = batch.segment;
+        self.written_end = batch.offset + bytes;
+        self.appends.push_back(AppendInFlight {
+            segment: batch.segment,
+            offset: batch.offset,
+            last: batch.last,
+            records: batch.last.0 - batch.first.0 + 1,
+            bytes,
+            done: false,
+        });
+        Some(IoOp::Append {
+            segment: batch.segment,
+            offset: batch.offset,
+            data: batch.data,
+            first: batch.first,
+            last: batch.last,
+        })
     }
 
     /// Prepare the next segment once the current one is half full, so
@@ -509,7 +565,7 @@ impl GroupCommit {
 
     fn start_prepare(&mut self) -> IoOp {
         let segment = self.prepared.next();
-        self.in_flight = Some(InFlight::Prepare(segment));
+        self.maintenance = Some(Maintenance::Prepare(segment));
         IoOp::Prepare {
             segment,
             file_bytes: self.cfg.policy.segment_bytes,
@@ -534,72 +590,119 @@ impl GroupCommit {
         self.events.push_back(Event::Rejected { first, last });
     }
 
-    /// Reports the result of the operation `poll_io` handed out (pass the op
-    /// back so its buffer is reused).
+    /// Reports the result of an operation `poll_io` handed out (pass the op
+    /// back so its buffer is reused). Operations may complete in any order.
     pub fn complete(&mut self, now_ns: u64, op: IoOp, result: Result<(), IoError>) {
-        let Some(in_flight) = self.in_flight.take() else {
-            debug_assert!(false, "complete without an operation in flight");
-            return;
-        };
-        if let IoOp::Append { mut data, .. } = op {
-            data.clear();
-            self.spare.push(data);
-        }
-        match (in_flight, result) {
-            (
-                InFlight::Append {
-                    segment,
-                    last,
-                    records,
-                    bytes,
-                },
-                Ok(()),
-            ) => {
-                self.durable = last;
-                self.stats.syncs += 1;
-                self.stats.records += records;
-                self.stats.bytes += bytes;
-                self.events.push_back(Event::Durable(last));
-                if segment != self.active {
-                    let sealed = (self.active.0 != 0).then_some(self.active);
-                    if let Some(s) = self.segments.iter_mut().find(|s| Some(s.id) == sealed) {
-                        s.sealed_at_ns = now_ns;
+        match op {
+            IoOp::Append {
+                segment,
+                offset,
+                mut data,
+                ..
+            } => {
+                data.clear();
+                self.spare.push(data);
+                let Some(i) = self
+                    .appends
+                    .iter()
+                    .position(|a| a.segment == segment && a.offset == offset)
+                else {
+                    debug_assert!(false, "completion of an append not in flight");
+                    return;
+                };
+                if self.failed {
+                    // Nothing is acknowledged after a failure, whatever completes.
+                    self.appends.remove(i);
+                    return;
+                }
+                match result {
+                    Ok(()) => {
+                        if let Some(a) = self.appends.get_mut(i) {
+                            a.done = true;
+                        }
+                        self.release_durable(now_ns);
                     }
-                    self.active = segment;
-                    self.events.push_back(Event::Rotated {
-                        sealed,
-                        active: segment,
-                    });
-                    self.plan_retention(now_ns);
+                    Err(error) => {
+                        self.appends.remove(i);
+                        self.fail(error);
+                    }
                 }
             }
-            (InFlight::Prepare(segment), Ok(())) => {
-                self.prepared = segment;
-                self.disk_full_until = None;
-                self.stats.segments_created += 1;
-                self.segments.push(SegmentInfo {
-                    id: segment,
-                    file_bytes: self.cfg.policy.segment_bytes,
-                    sealed_at_ns: now_ns,
+            IoOp::Prepare { segment, .. } => {
+                self.maintenance = None;
+                if self.failed {
+                    return;
+                }
+                match result {
+                    Ok(()) => {
+                        self.prepared = segment;
+                        self.disk_full_until = None;
+                        self.stats.segments_created += 1;
+                        self.segments.push(SegmentInfo {
+                            id: segment,
+                            file_bytes: self.cfg.policy.segment_bytes,
+                            sealed_at_ns: now_ns,
+                        });
+                        self.plan_retention(now_ns);
+                    }
+                    Err(IoError::NoSpace) => {
+                        self.disk_full_until =
+                            Some(now_ns.saturating_add(self.cfg.disk_full_retry_ns));
+                        if self.queue.back().is_some_and(|b| b.segment > self.prepared) {
+                            self.reject_queue();
+                        }
+                    }
+                    Err(error) => self.fail(error),
+                }
+            }
+            IoOp::Delete { segment } => {
+                self.maintenance = None;
+                if self.failed {
+                    return;
+                }
+                match result {
+                    Ok(()) => {
+                        self.segments.retain(|s| s.id != segment);
+                        self.stats.segments_deleted += 1;
+                        self.events.push_back(Event::Deleted(segment));
+                        if self.disk_full_until.is_some() {
+                            // Space was freed: retry creation at once.
+                            self.disk_full_until = Some(now_ns);
+                        }
+                    }
+                    Err(error) => self.fail(error),
+                }
+            }
+        }
+    }
+
+    /// Acknowledges completed appends from the front, in order.
+    fn release_durable(&mut self, now_ns: u64) {
+        let mut newest = None;
+        while self.appends.front().is_some_and(|a| a.done) {
+            let Some(a) = self.appends.pop_front() else {
+                break;
+            };
+            newest = Some(a.last);
+            self.stats.syncs += 1;
+            self.stats.records += a.records;
+            self.stats.bytes += a.bytes;
+            if a.segment != self.active {
+                let sealed = (self.active.0 != 0).then_some(self.active);
+                if let Some(s) = self.segments.iter_mut().find(|s| Some(s.id) == sealed) {
+                    s.sealed_at_ns = now_ns;
+                }
+                self.active = a.segment;
+                self.events.push_back(Event::Rotated {
+                    sealed,
+                    active: a.segment,
                 });
                 self.plan_retention(now_ns);
             }
-            (InFlight::Prepare(_), Err(IoError::NoSpace)) => {
-                self.disk_full_until = Some(now_ns.saturating_add(self.cfg.disk_full_retry_ns));
-                if self.queue.back().is_some_and(|b| b.segment > self.prepared) {
-                    self.reject_queue();
-                }
-            }
-            (InFlight::Delete(segment), Ok(())) => {
-                self.segments.retain(|s| s.id != segment);
-                self.stats.segments_deleted += 1;
-                self.events.push_back(Event::Deleted(segment));
-                if self.disk_full_until.is_some() {
-                    // Space was freed: retry creation at once.
-                    self.disk_full_until = Some(now_ns);
-                }
-            }
-            (_, Err(error)) => self.fail(error),
+        }
+        if let Some(last) = newest {
+            self.durable = last;
+            self.events.push_back(Event::Durable(last));
         }
     }
 
@@ -649,7 +752,8 @@ impl GroupCommit {
             .policy
             .retention_victims(&self.segments, self.active, now_ns);
         for id in victims {
-            let queued = self.deletes.contains(&id) || self.in_flight == Some(InFlight::Delete(id));
+            let queued =
+                self.deletes.contains(&id) || self.maintenance == Some(Maintenance::Delete(id));
             if !queued {
                 self.deletes.push_back(id);
             }
@@ -670,6 +774,9 @@ impl CommitConfig {
         }
         if max_frame > self.max_batch_bytes {
             return Err("batch size must hold one maximum-size record");
+        }
+        if self.max_in_flight == 0 || self.max_in_flight > MAX_IN_FLIGHT {
+            return Err("appends in flight must be between 1 and 4");
         }
         Ok(())
     }

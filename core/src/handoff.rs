@@ -1,8 +1,11 @@
 //! The handoff between producers and the IO thread (feature `std`).
 //!
-//! [`Handoff`] wraps a [`GroupCommit`] in a mutex with two condition
-//! variables: the IO thread sleeps on one until there is an operation to run,
-//! blocking appenders sleep on the other until their records are durable.
+//! [`Handoff`] wraps a [`GroupCommit`] in a mutex. IO threads (one per
+//! append allowed in flight) sleep on a condition variable until there is an
+//! operation to run. A blocking
+//! appender parks until its records are durable; a completion unparks only
+//! the appenders whose records it made durable (waking all of them on every
+//! sync would have half of them wake, contend for the lock and sleep again).
 //! The lock is held only to change the state machine, never across IO.
 //!
 //! Guarantees: [`Handoff::wait_durable`] returns `Ok` only after the state
@@ -17,7 +20,7 @@ use core::fmt;
 
 use crate::commit::{Event, GroupCommit, IoError, IoOp, SubmitError};
 use crate::record::Lsn;
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{current, park, Condvar, Mutex, MutexGuard, Thread};
 
 /// Why appended records were not made durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +60,12 @@ struct Shared {
     rejected: Vec<(Lsn, Lsn)>,
     failed: Option<(Lsn, IoError)>,
     closing: bool,
-    io_busy: bool,
+    /// Operations handed to IO threads and not yet completed.
+    io_busy: u32,
+    /// Parked appenders: the last id each waits for.
+    waiters: Vec<(Lsn, Thread)>,
+    /// Appenders waiting on `ack_wake` for room in a full queue.
+    busy_waiters: u32,
 }
 
 /// A [`GroupCommit`] shared between producers and one IO thread.
@@ -84,7 +92,9 @@ impl Handoff {
                 rejected: Vec::new(),
                 failed: None,
                 closing: false,
-                io_busy: false,
+                io_busy: 0,
+                waiters: Vec::new(),
+                busy_waiters: 0,
             }),
             io_wake: Condvar::new(),
             ack_wake: Condvar::new(),
@@ -141,10 +151,12 @@ impl Handoff {
                     return Ok(range);
                 }
                 Err(SubmitError::Busy) => {
+                    s.busy_waiters += 1;
                     s = match self.ack_wake.wait(s) {
                         Ok(g) => g,
                         Err(poisoned) => panic!("spool handoff lock poisoned: {poisoned}"),
                     };
+                    s.busy_waiters -= 1;
                 }
                 Err(e) => return Err(AppendError::Submit(e)),
             }
@@ -154,18 +166,22 @@ impl Handoff {
     /// Blocks until record `last` (and every record before it from the same
     /// submit) is durable, or fails.
     pub fn wait_durable(&self, first: Lsn, last: Lsn) -> Result<(), AppendError> {
-        let mut s = self.lock();
+        let me = current();
         loop {
+            let mut s = self.lock();
+            // A spurious unpark may leave our entry behind; never keep two.
+            s.waiters.retain(|(_, t)| t.id() != me.id());
             if let Some(status) = status_of(&s, first, last) {
                 return status;
             }
-            if s.closing && !s.io_busy && s.commit.is_idle() {
+            if s.closing && s.io_busy == 0 && s.commit.is_idle() {
                 return Err(AppendError::Closed);
             }
-            s = match self.ack_wake.wait(s) {
-                Ok(g) => g,
-                Err(poisoned) => panic!("spool handoff lock poisoned: {poisoned}"),
-            };
+            s.waiters.push((last, me.clone()));
+            drop(s);
+            // An unpark between the unlock and here is not lost: park
+            // returns at once when the token is already set.
+            park();
         }
     }
 
@@ -196,14 +212,20 @@ impl Handoff {
             let t = now();
             s.commit.handle_timeout(t);
             if let Some(op) = s.commit.poll_io(t) {
-                s.io_busy = true;
+                s.io_busy += 1;
                 self.collect(&mut s);
                 return Some(op);
             }
             self.collect(&mut s);
             if s.commit.is_failed() || (s.closing && s.commit.is_idle()) {
+                let waiters = core::mem::take(&mut s.waiters);
                 drop(s);
+                // Other IO threads may be asleep: let them see it too.
+                self.io_wake.notify_all();
                 self.ack_wake.notify_all();
+                for (_, t) in waiters {
+                    t.unpark();
+                }
                 return None;
             }
             s = self.wait_io(s, t);
@@ -234,27 +256,61 @@ impl Handoff {
         }
     }
 
-    /// IO thread: reports the result of the operation `next_op` returned.
-    pub fn complete(&self, now_ns: u64, op: IoOp, result: Result<(), IoError>) {
+    /// IO thread: reports the result of the operation `next_op` returned,
+    /// and returns the next operation if one can start now (taken under the
+    /// same lock, so the IO thread does not contend with the appenders it is
+    /// about to wake), plus the wake-ups owed. `None` means: call `next_op`.
+    ///
+    /// The durable watermark is published before this returns; the caller
+    /// should start the next operation's write and then call
+    /// [`Wakeups::wake`], so waking appenders overlaps the device's work
+    /// instead of delaying it.
+    pub fn complete(
+        &self,
+        now_ns: u64,
+        op: IoOp,
+        result: Result<(), IoError>,
+    ) -> (Option<IoOp>, Wakeups<'_>) {
         let mut s = self.lock();
-        s.io_busy = false;
+        s.io_busy -= 1;
         s.commit.complete(now_ns, op, result);
-        let produced = self.collect(&mut s);
-        drop(s);
-        self.ack_wake.notify_all();
-        if produced {
-            if let Some(notify) = &self.notify {
-                notify();
-            }
+        let next = s.commit.poll_io(now_ns);
+        if next.is_some() {
+            s.io_busy += 1;
         }
+        // More work than this thread can take: wake another IO thread.
+        let more = !s.commit.is_idle();
+        let rejected_before = s.rejected.len();
+        let produced = self.collect(&mut s);
+        let everyone = s.failed.is_some() || s.rejected.len() != rejected_before;
+        let threads = take_ready_waiters(&mut s, everyone);
+        let busy_waiters = s.busy_waiters > 0;
+        drop(s);
+        if more {
+            self.io_wake.notify_one();
+        }
+        let wakeups = Wakeups {
+            handoff: self,
+            threads,
+            busy_waiters,
+            notify: produced,
+        };
+        (next, wakeups)
     }
 
     /// Stops accepting records; the IO thread finishes what is queued and
     /// then `next_op` returns `None`.
     pub fn close(&self) {
-        self.lock().closing = true;
+        let waiters = {
+            let mut s = self.lock();
+            s.closing = true;
+            core::mem::take(&mut s.waiters)
+        };
         self.io_wake.notify_all();
         self.ack_wake.notify_all();
+        for (_, t) in waiters {
+            t.unpark();
+        }
     }
 
     /// Drains state-machine events into the shared watermark (and the kept
@@ -278,6 +334,58 @@ impl Handoff {
         }
         any
     }
+}
+
+/// Wake-ups owed after a completion; see [`Handoff::complete`]. Dropping
+/// it wakes too, so none is ever lost.
+pub struct Wakeups<'a> {
+    handoff: &'a Handoff,
+    threads: Vec<Thread>,
+    busy_waiters: bool,
+    notify: bool,
+}
+
+impl Wakeups<'_> {
+    /// Unparks the appenders whose records are now durable (or failed), and
+    /// runs the owner's notify hook if events were produced.
+    pub fn wake(mut self) {
+        self.wake_now();
+    }
+
+    fn wake_now(&mut self) {
+        for t in self.threads.drain(..) {
+            t.unpark();
+        }
+        if core::mem::take(&mut self.busy_waiters) {
+            self.handoff.ack_wake.notify_all();
+        }
+        if core::mem::take(&mut self.notify) {
+            if let Some(notify) = &self.handoff.notify {
+                notify();
+            }
+        }
+    }
+}
+
+impl Drop for Wakeups<'_> {
+    fn drop(&mut self) {
+        self.wake_now();
+    }
+}
+
+/// Removes and returns the parked appenders that have an answer now: all of
+/// them after a rejection or failure, else those whose records are durable.
+fn take_ready_waiters(s: &mut Shared, everyone: bool) -> Vec<Thread> {
+    let durable = s.durable;
+    let mut ready = Vec::new();
+    s.waiters.retain(|(last, t)| {
+        let wake = everyone || *last <= durable;
+        if wake {
+            ready.push(t.clone());
+        }
+        !wake
+    });
+    ready
 }
 
 fn status_of(s: &Shared, first: Lsn, last: Lsn) -> Option<Result<(), AppendError>> {

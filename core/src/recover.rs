@@ -7,22 +7,25 @@
 //! corruption and is reported with the segment and byte offset; nothing is
 //! skipped.
 //!
-//! The refinement: a power cut during one write can persist a later sector
-//! of it but not an earlier one, leaving valid records after a torn one, all
-//! from the same unacknowledged write. Writes go out one at a time, each
-//! synced before the next starts, so only the last write can be torn. A bad
-//! record is therefore still a torn tail when (a) no valid record marked
-//! [`FLAG_BATCH_START`] follows it (a later write would prove this one was
-//! synced), and (b) between it and the next valid record lies the tail of a
-//! [`SECTOR`]-aligned block that is all zeros: a sector that was never
-//! written over the zero-filled preallocation. Bit rot in synced data does
-//! not zero a sector tail, and it is still reported as corruption.
+//! The refinement: a power cut during a write can persist a later sector of
+//! it but not an earlier one, leaving valid records after a torn one, all
+//! from unacknowledged writes. Appends are acknowledged strictly in order and
+//! at most [`MAX_IN_FLIGHT`] are in flight, so only the last
+//! `MAX_IN_FLIGHT` writes can be torn. A bad record in the active segment is
+//! therefore still a torn tail when (a) fewer than `MAX_IN_FLIGHT` valid
+//! records marked [`FLAG_BATCH_START`] follow it (that many later writes
+//! would prove it had been synced), and (b) the gap between it and the next
+//! valid record is all zeros, or holds the tail of a [`SECTOR`]-aligned
+//! block that is all zeros: a write, or a sector of one, that never landed
+//! on the zero-filled preallocation. Bit rot in synced data does not zero a
+//! record or a sector tail; it is reported as corruption.
 //!
 //! The active segment is the newest segment holding any record; empty
 //! segments after it are ones prepared ahead of rotation and never written.
 
 use core::fmt;
 
+use crate::commit::MAX_IN_FLIGHT;
 use crate::record::{
     decode_frame, Decoded, FrameError, HeaderError, Lsn, SegmentHeader, SegmentId,
     FLAG_BATCH_START, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
@@ -231,12 +234,18 @@ pub fn scan_segment(
 
 /// Whether the bad record at `bad` can be the torn last write (module docs).
 fn is_torn_write(bytes: &[u8], bad: usize, segment: SegmentId, max_payload: u32) -> bool {
+    // Up to MAX_IN_FLIGHT writes may be in flight at a crash: the torn one
+    // and MAX_IN_FLIGHT - 1 after it. One more proves it had been synced.
+    let mut later_writes = 0;
     let mut first_valid = None;
     for q in bad + 1..bytes.len() {
         let Some(rest) = bytes.get(q..) else { break };
         if let Ok(Decoded::Record(frame)) = decode_frame(rest, segment, max_payload) {
             if frame.flags & FLAG_BATCH_START != 0 {
-                return false; // a later write exists: this one was synced
+                later_writes += 1;
+                if later_writes >= MAX_IN_FLIGHT {
+                    return false;
+                }
             }
             first_valid.get_or_insert(q);
         }
@@ -244,7 +253,14 @@ fn is_torn_write(bytes: &[u8], bad: usize, segment: SegmentId, max_payload: u32)
     let Some(next) = first_valid else {
         return true; // nothing valid after it
     };
-    // Some sector tail in [bad, next) is all zeros: that sector was never written.
+    // The gap [bad, next) is all zeros (a write that never landed), or some
+    // sector tail in it is (a sector of a write that never landed).
+    if bytes
+        .get(bad..next)
+        .is_some_and(|g| g.iter().all(|&x| x == 0))
+    {
+        return true;
+    }
     let first_sector_end = (bad / SECTOR + 1) * SECTOR;
     (first_sector_end..=next).step_by(SECTOR).any(|end| {
         let start = (end - SECTOR).max(bad);
@@ -407,7 +423,16 @@ mod tests {
         // The same damage with a later write after it is corruption: the
         // damaged write had been synced before the next one started.
         let mut later = seg.clone();
-        let _ = write_batch(&mut later, end2, 23, 1, 10);
+        let mut at = end2;
+        for k in 0..u64::from(MAX_IN_FLIGHT) - 1 {
+            at = write_batch(&mut later, at, 23 + k, 1, 10);
+        }
+        let mut fewer = later.clone();
+        fewer[lost.start.max(end1)..lost.end].fill(0);
+        // MAX_IN_FLIGHT - 1 writes after it could all have been in flight.
+        let s = scan_segment(SegmentId(1), &fewer, Role::Active, Lsn(0), MAX).unwrap();
+        assert_eq!(s.end, end1 as u64);
+        let _ = write_batch(&mut later, at, 30, 1, 10);
         later[lost.start.max(end1)..lost.end].fill(0);
         let e = scan_segment(SegmentId(1), &later, Role::Active, Lsn(0), MAX).unwrap_err();
         assert_eq!(e.offset, end1 as u64);

@@ -117,6 +117,21 @@ fn payload(id_hint: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// What the test knows of issued appends: last id -> completed successfully.
+type Issued = BTreeMap<u64, bool>;
+
+fn check_durable(seed: u64, l: Lsn, issued: &Issued, acked: &mut Lsn, failed: bool) {
+    assert!(l > *acked, "seed {seed}: acks out of order");
+    assert!(!failed, "seed {seed}: ack after failure");
+    for (&last, &ok) in issued.range(..=l.0) {
+        assert!(
+            ok,
+            "seed {seed}: ack of {l} before the sync of the append ending at {last}"
+        );
+    }
+    *acked = l;
+}
+
 fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
     let mut rng = Rng(seed | 1);
     let cfg = CommitConfig {
@@ -129,6 +144,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
         max_batch_bytes: 1024,
         max_queued_bytes: 4096,
         disk_full_retry_ns: 10,
+        max_in_flight: 1 + rng.below(4) as u8,
     };
     let mut gc = GroupCommit::new(cfg, LogState::default(), 0);
     let mut disk = Disk::default();
@@ -136,9 +152,51 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
     let mut acked_upto = Lsn(0);
     let mut rejected: Vec<(u64, u64)> = Vec::new();
     let mut failed_from: Option<u64> = None;
-    let mut in_flight: Option<IoOp> = None;
-    let mut completed_sync_upto = Lsn(0);
+    let mut in_flight: Vec<IoOp> = Vec::new();
+    let mut issued: Issued = BTreeMap::new();
     let mut now = 0u64;
+    let step = |gc: &mut GroupCommit,
+                in_flight: &mut Vec<IoOp>,
+                issued: &mut Issued,
+                disk: &mut Disk,
+                rng: &mut Rng,
+                now: u64,
+                fail_rate: u64,
+                all: bool| {
+        while let Some(op) = gc.poll_io(now) {
+            if let IoOp::Append { last, .. } = &op {
+                issued.insert(last.0, false);
+            }
+            in_flight.push(op);
+        }
+        let maintenance = in_flight
+            .iter()
+            .filter(|o| !matches!(o, IoOp::Append { .. }))
+            .count();
+        assert!(maintenance <= 1, "seed {seed}: two creates/deletes at once");
+        assert!(
+            in_flight
+                .iter()
+                .filter(|o| matches!(o, IoOp::Append { .. }))
+                .count()
+                <= usize::from(cfg.max_in_flight)
+        );
+        // Complete a random subset, in random order.
+        let mut k = 0;
+        while k < in_flight.len() {
+            if all || rng.below(2) == 0 {
+                let i = rng.below(in_flight.len() as u64) as usize;
+                let op = in_flight.swap_remove(i);
+                let result = disk.run(&op, rng, fail_rate);
+                if let (IoOp::Append { last, .. }, Ok(())) = (&op, &result) {
+                    issued.insert(last.0, true);
+                }
+                gc.complete(now, op, result);
+            } else {
+                k += 1;
+            }
+        }
+    };
     for _step in 0..400 {
         now += rng.below(5);
         // Several producers submit between IO completions.
@@ -160,28 +218,21 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
                 Err(e) => panic!("seed {seed}: unexpected {e:?}"),
             }
         }
-        if in_flight.is_none() {
-            in_flight = gc.poll_io(now);
-        }
-        if let Some(op) = in_flight.take() {
-            if rng.below(3) == 0 {
-                in_flight = Some(op); // still running
-            } else {
-                let result = disk.run(&op, &mut rng, fail_rate);
-                if let (IoOp::Append { last, .. }, Ok(())) = (&op, &result) {
-                    completed_sync_upto = *last;
-                }
-                gc.complete(now, op, result);
-            }
-        }
+        step(
+            &mut gc,
+            &mut in_flight,
+            &mut issued,
+            &mut disk,
+            &mut rng,
+            now,
+            fail_rate,
+            false,
+        );
         gc.handle_timeout(now);
         while let Some(ev) = gc.poll_event() {
             match ev {
                 Event::Durable(l) => {
-                    assert!(l > acked_upto, "seed {seed}: acks out of order");
-                    assert!(l <= completed_sync_upto, "seed {seed}: ack before its sync");
-                    assert!(failed_from.is_none(), "seed {seed}: ack after failure");
-                    acked_upto = l;
+                    check_durable(seed, l, &issued, &mut acked_upto, failed_from.is_some())
                 }
                 Event::Rejected { first, last } => {
                     assert!(first > acked_upto);
@@ -195,27 +246,30 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
             }
         }
     }
-    // Drain: finish everything still queued.
+    // Drain: finish everything still queued, without new faults.
     for _ in 0..10_000 {
-        if let Some(op) = in_flight.take().or_else(|| gc.poll_io(now)) {
-            let r = disk.run(&op, &mut rng, 0);
-            if let (IoOp::Append { last, .. }, Ok(())) = (&op, &r) {
-                completed_sync_upto = *last;
-            }
-            gc.complete(now, op, r);
-        } else if gc.is_idle() || gc.is_failed() {
+        if gc.is_idle() && in_flight.is_empty() || (gc.is_failed() && in_flight.is_empty()) {
             break;
-        } else {
-            now += 100;
-            gc.handle_timeout(now);
         }
+        now += 100;
+        gc.handle_timeout(now);
+        step(
+            &mut gc,
+            &mut in_flight,
+            &mut issued,
+            &mut disk,
+            &mut rng,
+            now,
+            0,
+            true,
+        );
         while let Some(ev) = gc.poll_event() {
             match ev {
                 Event::Durable(l) => {
-                    assert!(l <= completed_sync_upto);
-                    acked_upto = l;
+                    check_durable(seed, l, &issued, &mut acked_upto, failed_from.is_some())
                 }
                 Event::Rejected { first, last } => rejected.push((first.0, last.0)),
+                Event::Failed { first, .. } => failed_from = Some(first.0),
                 _ => {}
             }
         }

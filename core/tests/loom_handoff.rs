@@ -19,6 +19,7 @@ fn handoff() -> Arc<Handoff> {
         max_batch_bytes: 1024,
         max_queued_bytes: 4096,
         disk_full_retry_ns: 1,
+        max_in_flight: 2,
     };
     let state = LogState {
         segments: vec![SegmentInfo {
@@ -36,9 +37,12 @@ fn handoff() -> Arc<Handoff> {
 fn io_thread(h: Arc<Handoff>, result: Result<(), IoError>) -> thread::JoinHandle<u32> {
     thread::spawn(move || {
         let mut ops = 0;
-        while let Some(op) = h.next_op(&|| 0) {
+        let mut next = h.next_op(&|| 0);
+        while let Some(op) = next {
             ops += 1;
-            h.complete(0, op, result);
+            let (more, wakeups) = h.complete(0, op, result);
+            wakeups.wake();
+            next = more.or_else(|| h.next_op(&|| 0));
         }
         ops
     })
@@ -49,6 +53,7 @@ fn two_producers_are_acked_only_after_the_io_thread_completes() {
     loom::model(|| {
         let h = handoff();
         let io = io_thread(h.clone(), Ok(()));
+        let io2 = io_thread(h.clone(), Ok(()));
         let producers: Vec<_> = (0..2u8)
             .map(|i| {
                 let h = h.clone();
@@ -64,7 +69,7 @@ fn two_producers_are_acked_only_after_the_io_thread_completes() {
             p.join().unwrap();
         }
         h.close();
-        let ops = io.join().unwrap();
+        let ops = io.join().unwrap() + io2.join().unwrap();
         assert!((1..=2).contains(&ops), "{ops} appends for 2 records");
     });
 }

@@ -31,10 +31,27 @@ pub fn now_ns() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// An IO thread: runs operations until the log closes or fails. The
+/// appenders a completion made durable are woken once the next operation's
+/// write is issued, so waking them overlaps the device's sync.
+fn io_thread(io: &Handoff, files: &SegmentFiles) {
+    let mut next = io.next_op(&now_ns);
+    let mut owed = None;
+    while let Some(op) = next {
+        let result = files.execute(&op, || drop(owed.take()));
+        let (more, wakeups) = io.complete(now_ns(), op, result);
+        owed = Some(wakeups);
+        if more.is_none() {
+            drop(owed.take());
+        }
+        next = more.or_else(|| io.next_op(&now_ns));
+    }
+}
+
 /// An open, writable log directory.
 pub struct Log {
     handoff: Arc<Handoff>,
-    io_thread: Option<JoinHandle<()>>,
+    io_threads: Vec<JoinHandle<()>>,
     recovered: Recovered,
     _lock: DirLock,
 }
@@ -58,20 +75,21 @@ impl Log {
         let recovered = recover(dir, true)?;
         let commit = GroupCommit::new(cfg, recovered.state.clone(), now_ns());
         let handoff = Arc::new(Handoff::new(commit, keep_events, notify));
-        let mut files = SegmentFiles::new(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?;
-        let io = handoff.clone();
-        let io_thread = std::thread::Builder::new()
-            .name("spool-io".into())
-            .spawn(move || {
-                while let Some(op) = io.next_op(&now_ns) {
-                    let result = files.execute(&op);
-                    io.complete(now_ns(), op, result);
-                }
-            })
-            .map_err(|e| OpenError::Io(dir.to_path_buf(), e))?;
+        let files =
+            Arc::new(SegmentFiles::new(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?);
+        // One IO thread per append allowed in flight: their fdatasyncs overlap.
+        let mut io_threads = Vec::new();
+        for i in 0..cfg.max_in_flight {
+            let (io, files) = (handoff.clone(), files.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("spool-io-{i}"))
+                .spawn(move || io_thread(&io, &files))
+                .map_err(|e| OpenError::Io(dir.to_path_buf(), e))?;
+            io_threads.push(thread);
+        }
         Ok(Log {
             handoff,
-            io_thread: Some(io_thread),
+            io_threads,
             recovered,
             _lock: lock,
         })
@@ -112,7 +130,7 @@ impl Log {
 
     fn shutdown(&mut self) {
         self.handoff.close();
-        if let Some(t) = self.io_thread.take() {
+        for t in self.io_threads.drain(..) {
             let _ = t.join();
         }
     }

@@ -14,6 +14,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use spool_core::commit::{IoError, IoOp};
 use spool_core::record::{SegmentHeader, SegmentId};
@@ -90,11 +91,16 @@ fn fallocate(file: &File, len: u64) -> Result<(), IoError> {
     }
 }
 
-/// The segment files of one data directory, as the IO thread sees them.
+/// The segment files of one data directory, shared by the IO threads.
+///
+/// Each segment's descriptor stays open from its creation (or first write
+/// after a restart) until a later segment is written or it is deleted;
+/// every append is written and synced through the same descriptor. The map
+/// is locked only to look a descriptor up, never across IO.
 pub struct SegmentFiles {
     dir: PathBuf,
     dir_file: File,
-    open: BTreeMap<SegmentId, File>,
+    open: Mutex<BTreeMap<SegmentId, Arc<File>>>,
 }
 
 impl SegmentFiles {
@@ -103,7 +109,7 @@ impl SegmentFiles {
         Ok(SegmentFiles {
             dir: dir.to_path_buf(),
             dir_file: File::open(dir)?,
-            open: BTreeMap::new(),
+            open: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -111,40 +117,67 @@ impl SegmentFiles {
         self.dir.join(segment_file_name(id))
     }
 
+    fn descriptors(&self) -> std::sync::MutexGuard<'_, BTreeMap<SegmentId, Arc<File>>> {
+        // The map holds only descriptors; a panic elsewhere cannot leave it
+        // half-changed, so a poisoned lock is still safe to use.
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The descriptor for appending to `id`, opened if needed. Segments
+    /// before `id` are sealed: their last append was synced through their
+    /// own descriptor, which closes once no IO thread still holds it.
+    fn for_append(&self, id: SegmentId) -> Result<Arc<File>, IoError> {
+        let mut open = self.descriptors();
+        let keep = open.split_off(&id);
+        *open = keep;
+        if let Some(f) = open.get(&id) {
+            return Ok(f.clone());
+        }
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(self.path(id))
+            .map_err(|e| io_error(&e))?;
+        let f = Arc::new(f);
+        open.insert(id, f.clone());
+        Ok(f)
+    }
+
     /// Carries out one operation. Errors are returned, never retried.
-    pub fn execute(&mut self, op: &IoOp) -> Result<(), IoError> {
+    /// `between` runs once: for an append after its `pwrite` and before its
+    /// `fdatasync` (so the caller's other work overlaps the device's), for
+    /// other operations first.
+    pub fn execute(&self, op: &IoOp, between: impl FnOnce()) -> Result<(), IoError> {
         match op {
             IoOp::Prepare {
                 segment,
                 file_bytes,
-            } => self.prepare(*segment, *file_bytes),
+            } => {
+                between();
+                self.prepare(*segment, *file_bytes)
+            }
             IoOp::Append {
                 segment,
                 offset,
                 data,
                 ..
             } => {
-                // Segments before this one are sealed: their last write was
-                // synced through their own descriptor; close them now.
-                let keep = self.open.split_off(segment);
-                self.open = keep;
-                let file = match self.open.get(segment) {
-                    Some(f) => f,
-                    None => {
-                        let f = OpenOptions::new()
-                            .read(true)
-                            .write(true)
-                            .custom_flags(libc::O_CLOEXEC)
-                            .open(self.path(*segment))
-                            .map_err(|e| io_error(&e))?;
-                        self.open.entry(*segment).or_insert(f)
+                let file = match self.for_append(*segment) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        between();
+                        return Err(e);
                     }
                 };
-                pwrite_all(file, data, *offset)?;
-                fdatasync(file)
+                let written = pwrite_all(&file, data, *offset);
+                between();
+                written?;
+                fdatasync(&file)
             }
             IoOp::Delete { segment } => {
-                self.open.remove(segment);
+                between();
+                self.descriptors().remove(segment);
                 match fs::remove_file(self.path(*segment)) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -155,7 +188,7 @@ impl SegmentFiles {
         }
     }
 
-    fn prepare(&mut self, id: SegmentId, file_bytes: u64) -> Result<(), IoError> {
+    fn prepare(&self, id: SegmentId, file_bytes: u64) -> Result<(), IoError> {
         let tmp = self.dir.join(format!("{}.tmp", segment_file_name(id)));
         let result = (|| {
             let file = OpenOptions::new()
@@ -179,7 +212,7 @@ impl SegmentFiles {
         })();
         match result {
             Ok(file) => {
-                self.open.insert(id, file);
+                self.descriptors().insert(id, Arc::new(file));
                 Ok(())
             }
             Err(e) => {
