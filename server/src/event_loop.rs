@@ -114,6 +114,22 @@ fn signal_fd() -> io::Result<OwnedFd> {
     }
 }
 
+/// Raises the soft open-file limit to the hard limit, so `--max-connections`
+/// is not silently capped by a default soft limit of 1024. Best effort.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write a local struct of the right type.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// Why the daemon could not start.
 #[derive(Debug)]
 pub enum StartError {
@@ -136,6 +152,7 @@ impl Server {
     /// Recovers the data directory and binds the listener. The log is open
     /// (and recovery finished) before the socket accepts anything.
     pub fn start(cfg: ServeConfig) -> Result<Server, StartError> {
+        raise_fd_limit();
         let signals = signal_fd().map_err(StartError::Io)?;
         let poll = Poll::new().map_err(StartError::Io)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Io)?);
