@@ -9,27 +9,28 @@
 //!
 //! The refinement: a power cut during a write can persist a later sector of
 //! it but not an earlier one, leaving valid records after a torn one, all
-//! from unacknowledged writes. Appends are acknowledged strictly in order and
-//! at most [`MAX_IN_FLIGHT`] are in flight, so only the last
-//! `MAX_IN_FLIGHT` writes can be torn. A bad record in the active segment is
-//! therefore still a torn tail when (a) fewer than `MAX_IN_FLIGHT` valid
-//! records marked [`FLAG_BATCH_START`] follow it (that many later writes
+//! from the one unacknowledged write. Each write is synced before the next
+//! starts ([`MAX_IN_FLIGHT`] is 1), so only the last write can be torn. A
+//! bad record in the active segment is therefore still a torn tail when (a)
+//! no valid record marked [`FLAG_BATCH_START`] follows it (a later write
 //! would prove it had been synced), and (b) the gap between it and the next
 //! valid record is all zeros, or holds the tail of a [`SECTOR`]-aligned
-//! block that is all zeros: a write, or a sector of one, that never landed
-//! on the zero-filled preallocation. Bit rot in synced data does not zero a
-//! record or a sector tail; it is reported as corruption.
+//! block that is all zeros: a sector that never landed on the zero-filled
+//! preallocation. Bit rot in synced data does not zero a record or a sector
+//! tail; it is reported as corruption.
 //!
 //! The active segment is the newest segment holding any record; empty
 //! segments after it are ones prepared ahead of rotation and never written.
 
+use alloc::vec::Vec;
 use core::fmt;
 
-use crate::commit::MAX_IN_FLIGHT;
+use crate::commit::{LogState, MAX_IN_FLIGHT};
 use crate::record::{
     decode_frame, Decoded, FrameError, HeaderError, Lsn, SegmentHeader, SegmentId,
-    FLAG_BATCH_START, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
+    FLAG_BATCH_START, FRAME_HEADER_LEN, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
 };
+use crate::segment::SegmentInfo;
 
 /// The unit a device writes atomically, as the torn-write rule assumes.
 pub const SECTOR: usize = 512;
@@ -234,8 +235,8 @@ pub fn scan_segment(
 
 /// Whether the bad record at `bad` can be the torn last write (module docs).
 fn is_torn_write(bytes: &[u8], bad: usize, segment: SegmentId, max_payload: u32) -> bool {
-    // Up to MAX_IN_FLIGHT writes may be in flight at a crash: the torn one
-    // and MAX_IN_FLIGHT - 1 after it. One more proves it had been synced.
+    // Up to MAX_IN_FLIGHT writes may be unsynced at a crash; a write after
+    // them proves the bad record's write had been synced.
     let mut later_writes = 0;
     let mut first_valid = None;
     for q in bad + 1..bytes.len() {
@@ -268,6 +269,107 @@ fn is_torn_write(bytes: &[u8], bad: usize, segment: SegmentId, max_payload: u32)
             .get(start..end)
             .is_some_and(|b| b.iter().all(|&x| x == 0))
     })
+}
+
+/// A segment id missing between older and newer segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MissingSegment(pub SegmentId);
+
+/// Recovery of a whole log, one segment at a time, oldest first, so the
+/// caller never holds more than one segment's bytes.
+///
+/// Use: list the segment ids; find how many of the newest are unwritten
+/// ([`is_unwritten`], reading from the newest back until one is not);
+/// [`LogScan::new`]; [`LogScan::push`] each segment's bytes in id order; cut
+/// every [`TornTail`] it reports (zero the range, sync) before writing;
+/// [`LogScan::finish`] for the group commit's starting state.
+#[derive(Debug)]
+pub struct LogScan {
+    ids: Vec<SegmentId>,
+    active: Option<usize>,
+    next: usize,
+    previous: Lsn,
+    state: LogState,
+    records: u64,
+}
+
+impl LogScan {
+    /// Starts a scan of segments `ids` (sorted ascending), of which the last
+    /// `trailing_unwritten` are prepared and never written. Fails when the ids
+    /// are not contiguous.
+    pub fn new(ids: &[SegmentId], trailing_unwritten: usize) -> Result<LogScan, MissingSegment> {
+        if let Some(w) = ids.windows(2).find(|w| w[1] != w[0].next()) {
+            return Err(MissingSegment(w[0].next()));
+        }
+        let mut unwritten = alloc::vec![false; ids.len()];
+        let from = ids.len().saturating_sub(trailing_unwritten);
+        for u in unwritten.iter_mut().skip(from) {
+            *u = true;
+        }
+        Ok(LogScan {
+            ids: ids.to_vec(),
+            active: active_index(&unwritten),
+            next: 0,
+            previous: Lsn(0),
+            state: LogState::default(),
+            records: 0,
+        })
+    }
+
+    /// The id of the next segment to push, if any.
+    pub fn next_segment(&self) -> Option<SegmentId> {
+        self.ids.get(self.next).copied()
+    }
+
+    /// Scans the next segment's bytes. `file_bytes` and `sealed_at_ns` are
+    /// what the retention policy needs to know of the file.
+    pub fn push(
+        &mut self,
+        bytes: &[u8],
+        file_bytes: u64,
+        sealed_at_ns: u64,
+    ) -> Result<SegmentScan, Corruption> {
+        let i = self.next;
+        let Some(&id) = self.ids.get(i) else {
+            return Err(Corruption {
+                segment: SegmentId(0),
+                offset: 0,
+                kind: CorruptionKind::WrongId(SegmentId(0)),
+            });
+        };
+        let role = if Some(i) >= self.active {
+            Role::Active
+        } else {
+            Role::Sealed
+        };
+        let scan = scan_segment(id, bytes, role, self.previous, MAX_PAYLOAD_LEN)?;
+        self.next += 1;
+        self.records += scan.records;
+        if let Some(last) = scan.last {
+            self.previous = last;
+            self.state.last_lsn = last;
+        }
+        if scan.records > 0 || self.state.active.is_none() {
+            self.state.active = Some(id);
+            self.state.active_end = scan.end;
+        }
+        self.state.segments.push(SegmentInfo {
+            id,
+            file_bytes,
+            sealed_at_ns,
+        });
+        Ok(scan)
+    }
+
+    /// Valid records seen so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// The group commit's starting state (every segment must have been pushed).
+    pub fn finish(self) -> LogState {
+        self.state
+    }
 }
 
 #[cfg(test)]

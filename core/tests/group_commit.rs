@@ -144,7 +144,6 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
         max_batch_bytes: 1024,
         max_queued_bytes: 4096,
         disk_full_retry_ns: 10,
-        max_in_flight: 1 + rng.below(4) as u8,
     };
     let mut gc = GroupCommit::new(cfg, LogState::default(), 0);
     let mut disk = Disk::default();
@@ -179,7 +178,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
                 .iter()
                 .filter(|o| matches!(o, IoOp::Append { .. }))
                 .count()
-                <= usize::from(cfg.max_in_flight)
+                <= usize::from(spool_core::commit::MAX_IN_FLIGHT)
         );
         // Complete a random subset, in random order.
         let mut k = 0;

@@ -38,8 +38,6 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Bound on bytes queued for the next write (beyond: 503).
     pub max_queued: u64,
-    /// Appends (write + fdatasync) in flight at once, 1 to 4.
-    pub io_depth: u8,
 }
 
 impl Default for ServeConfig {
@@ -58,7 +56,6 @@ impl Default for ServeConfig {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             max_queued: 64 << 20,
-            io_depth: 1,
         }
     }
 }
@@ -206,11 +203,6 @@ impl ServeConfig {
             "idle-timeout" => self.idle_timeout = parse_duration(v)?,
             "request-timeout" => self.request_timeout = parse_duration(v)?,
             "max-queued" => self.max_queued = parse_size(v)?,
-            "io-depth" => {
-                self.io_depth = v
-                    .parse()
-                    .map_err(|_| format!("{v:?} is not a number from 1 to 4"))?
-            }
             _ => return Err(format!("unknown option {flag}")),
         }
         Ok(())
@@ -230,7 +222,6 @@ impl ServeConfig {
             max_batch_bytes: (8u64 << 20).max(u64::from(max_payload) + 64),
             max_queued_bytes: self.max_queued,
             disk_full_retry_ns: 1_000_000_000,
-            max_in_flight: self.io_depth,
         }
     }
 }

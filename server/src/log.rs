@@ -77,9 +77,8 @@ impl Log {
         let handoff = Arc::new(Handoff::new(commit, keep_events, notify));
         let files =
             Arc::new(SegmentFiles::new(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?);
-        // One IO thread per append allowed in flight: their fdatasyncs overlap.
         let mut io_threads = Vec::new();
-        for i in 0..cfg.max_in_flight {
+        for i in 0..spool_core::commit::MAX_IN_FLIGHT {
             let (io, files) = (handoff.clone(), files.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("spool-io-{i}"))

@@ -118,8 +118,8 @@ fn cat(args: &mut lexopt::Parser) -> ExitCode {
     });
     let _ = out.flush();
     match result {
-        Ok(()) if !write_failed => ExitCode::SUCCESS,
-        Ok(()) => ExitCode::from(1),
+        Ok(_) if !write_failed => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
         Err(e) => {
             eprintln!("spool: {e}");
             ExitCode::from(1)

@@ -18,12 +18,9 @@ use spool_core::commit::LogState;
 use spool_core::record::{
     decode_frame, Decoded, Lsn, SegmentId, FRAME_HEADER_LEN, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
 };
-use spool_core::recover::{
-    active_index, is_unwritten, scan_segment, Corruption, Role, SegmentScan,
-};
-use spool_core::segment::SegmentInfo;
+use spool_core::recover::{is_unwritten, Corruption, LogScan, SegmentScan};
 
-use super::files::{fdatasync, parse_segment_file_name, pwrite_all, segment_file_name, sync_dir};
+use super::files::{fdatasync, parse_segment_file_name, pwrite_all, segment_file_name};
 
 /// Why a data directory cannot be opened.
 #[derive(Debug)]
@@ -75,7 +72,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
 }
 
 /// The segment ids in `dir`, oldest first; with `repair`, removes leftover
-/// `*.seg.tmp` files.
+/// `*.seg.tmp` files (segment creations a crash interrupted).
 pub fn list_segments(dir: &Path, repair: bool) -> Result<Vec<SegmentId>, OpenError> {
     let mut ids = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
@@ -89,55 +86,45 @@ pub fn list_segments(dir: &Path, repair: bool) -> Result<Vec<SegmentId>, OpenErr
         }
     }
     ids.sort();
-    if let Some(w) = ids.windows(2).find(|w| w[1] != w[0].next()) {
-        return Err(OpenError::Missing(w[0].next()));
-    }
     Ok(ids)
 }
 
-/// Scans every segment of `dir` in order, calling `visit` with each file's
-/// bytes and its scan. Stops at the first corruption.
+/// Scans every segment of `dir` in order with the core's [`LogScan`],
+/// calling `visit` with each file's bytes, its scan and its metadata. Stops
+/// at the first corruption. Returns the scan for [`LogScan::finish`].
 pub fn scan_dir(
     dir: &Path,
     repair: bool,
     mut visit: impl FnMut(SegmentId, &[u8], &SegmentScan, &fs::Metadata) -> Result<(), OpenError>,
-) -> Result<(), OpenError> {
+) -> Result<LogScan, OpenError> {
     let ids = list_segments(dir, repair)?;
-    // Which one is active needs to know which trailing files are unwritten.
-    let mut unwritten = Vec::with_capacity(ids.len());
+    // Which one is active depends on how many of the newest are unwritten.
+    let mut trailing_unwritten = 0;
     for &id in ids.iter().rev() {
         let path = dir.join(segment_file_name(id));
         if repair {
             settle(&path)?;
         }
         let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let empty = is_unwritten(&bytes);
-        unwritten.push(empty);
-        if !empty {
+        if !is_unwritten(&bytes) {
             break;
         }
+        trailing_unwritten += 1;
     }
-    unwritten.resize(ids.len(), false);
-    unwritten.reverse();
-    let active = active_index(&unwritten);
-    let mut previous = Lsn(0);
-    for (i, &id) in ids.iter().enumerate() {
+    let mut log = LogScan::new(&ids, trailing_unwritten).map_err(|m| OpenError::Missing(m.0))?;
+    while let Some(id) = log.next_segment() {
         let path = dir.join(segment_file_name(id));
         let bytes = fs::read(&path).map_err(io_err(&path))?;
         let meta = fs::metadata(&path).map_err(io_err(&path))?;
-        let role = if Some(i) >= active {
-            Role::Active
-        } else {
-            Role::Sealed
-        };
-        let scan = scan_segment(id, &bytes, role, previous, MAX_PAYLOAD_LEN)
+        let sealed_at = u64::try_from(meta.mtime())
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000);
+        let scan = log
+            .push(&bytes, meta.len(), sealed_at)
             .map_err(OpenError::Corrupt)?;
-        if let Some(last) = scan.last {
-            previous = last;
-        }
         visit(id, &bytes, &scan, &meta)?;
     }
-    Ok(())
+    Ok(log)
 }
 
 /// Calls `f` with every valid record of a scanned segment, in order.
@@ -164,48 +151,19 @@ pub fn for_each_record(
 /// Opens `dir` for writing: scans it, cuts a torn tail (with `repair`), and
 /// returns the starting state.
 pub fn recover(dir: &Path, repair: bool) -> Result<Recovered, OpenError> {
-    let mut segments = Vec::new();
-    let mut records = 0;
     let mut torn = Vec::new();
-    let mut active = None;
-    let mut active_end = SEGMENT_HEADER_LEN;
-    let mut last_lsn = Lsn(0);
-    scan_dir(dir, repair, |id, _bytes, scan, meta| {
-        records += scan.records;
-        if let Some(l) = scan.last {
-            last_lsn = l;
-        }
-        if scan.records > 0 || active.is_none() {
-            active = Some(id);
-            active_end = scan.end;
-        }
+    let log = scan_dir(dir, repair, |id, _bytes, scan, _meta| {
         if let Some(t) = scan.torn {
             torn.push((id, t.at, t.dirty_end - t.at));
             if repair {
                 zero_range(&dir.join(segment_file_name(id)), t.at, t.dirty_end)?;
             }
         }
-        segments.push(SegmentInfo {
-            id,
-            file_bytes: meta.len(),
-            sealed_at_ns: u64::try_from(meta.mtime())
-                .unwrap_or(0)
-                .saturating_mul(1_000_000_000),
-        });
         Ok(())
     })?;
-    if repair && !torn.is_empty() {
-        let d = File::open(dir).map_err(io_err(dir))?;
-        sync_dir(&d)
-            .map_err(|e| OpenError::Io(dir.to_path_buf(), io::Error::other(e.to_string())))?;
-    }
+    let records = log.records();
     Ok(Recovered {
-        state: LogState {
-            segments,
-            active,
-            active_end,
-            last_lsn,
-        },
+        state: log.finish(),
         records,
         torn,
     })
