@@ -254,6 +254,16 @@ impl Server {
         } else {
             Exit::Signal
         };
+        // Every parked request was answered, so nothing acknowledged is
+        // still queued: these counters are final for this run.
+        let st = self.log.handoff().inspect(|gc| gc.stats());
+        eprintln!(
+            "spool: {} records made durable in {} fsyncs ({:.1} per fsync), {} rejected for lack of space",
+            st.records,
+            st.syncs,
+            st.records as f64 / st.syncs.max(1) as f64,
+            st.rejected
+        );
         self.log.close();
         Ok(exit)
     }
