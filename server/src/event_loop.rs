@@ -173,6 +173,14 @@ impl Server {
             );
         }
         let mut listener = TcpListener::bind(cfg.listen).map_err(StartError::Io)?;
+        // mio binds with a backlog of 128; a burst of connects (producers
+        // reconnecting after a restart) would overflow it and wait out a 1 s
+        // SYN retransmit. Calling listen again raises the backlog (Linux
+        // caps it at net.core.somaxconn).
+        // SAFETY: plain syscall on the listening socket we own.
+        if unsafe { libc::listen(listener.as_raw_fd(), 4096) } != 0 {
+            return Err(StartError::Io(io::Error::last_os_error()));
+        }
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(StartError::Io)?;
