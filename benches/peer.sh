@@ -4,8 +4,8 @@
 # the trusted durable-ack peer, one event loop that syncs before replying),
 # in one run, on this machine, at the same concurrency.
 #
-#   bash benches/peer.sh            # 10 s per measurement
-#   DURATION=30s bash benches/peer.sh
+#   bash benches/peer.sh                  # 3 interleaved repetitions of 10 s each
+#   REPS=5 DURATION=30s bash benches/peer.sh
 #
 # Needs Debian's nginx-light, redis-server and redis-tools (installed here
 # with apt-get when missing; run as root or install them first). Loopback
@@ -35,7 +35,7 @@ LOAD=target/release/spool-load
 
 # Pick free loopback ports.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-NGINX_PORT=$(port); SPOOL_PORT=$(port); REDIS_PORT=$(port)
+NGINX_PORT=$(port)
 
 wait_port() {
     for _ in $(seq 1 100); do
@@ -46,7 +46,6 @@ wait_port() {
 }
 
 result() { grep '^RESULT ' | sed 's/^RESULT //'; }
-field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
 echo "machine: $(nproc) cores, $(uname -sr), $(df -T "$WORK" | awk 'NR==2{print $2}') at $WORK; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "concurrency: $CONNS connections, $DURATION per measurement"
@@ -74,52 +73,40 @@ http {
 EOF
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & PIDS+=($!)
 wait_port "$NGINX_PORT"
-NGINX=$($LOAD --addr 127.0.0.1:$NGINX_PORT --connections "$CONNS" --duration "$DURATION" --shape text | result)
 
-# --- Spool: single-record durable POSTs (a ~60-byte text line).
-$SPOOL serve --listen 127.0.0.1:$SPOOL_PORT --data-dir "$WORK/spool-text" 2>"$WORK/spool-text.log" & SP=$!; PIDS+=($SP)
-wait_port "$SPOOL_PORT"
-SPOOL_TEXT=$($LOAD --addr 127.0.0.1:$SPOOL_PORT --connections "$CONNS" --duration "$DURATION" --shape text | result)
-kill -TERM $SP; wait $SP || true
-TEXT_SYNC=$(grep 'fsyncs' "$WORK/spool-text.log" | tail -1)
+# Spool on a fresh data directory; prints the load tool's RESULT json and
+# appends the daemon's exit line (records, fsyncs) to $WORK/fsyncs-<shape>.
+spool_run() {
+    local shape=$1; shift
+    local p; p=$(port)
+    rm -rf "$WORK/spool-data"
+    $SPOOL serve --listen 127.0.0.1:$p --data-dir "$WORK/spool-data" 2>"$WORK/spool.log" & local sp=$!
+    wait_port "$p"
+    $LOAD --addr 127.0.0.1:$p --connections "$CONNS" --duration "$DURATION" --shape "$shape" "$@" | result
+    kill -TERM $sp; wait $sp || true
+    grep 'fsyncs' "$WORK/spool.log" | tail -1 >>"$WORK/fsyncs-$shape"
+}
 
-# --- Spool: NDJSON batches of 1,000 records.
-SPOOL_PORT=$(port)
-$SPOOL serve --listen 127.0.0.1:$SPOOL_PORT --data-dir "$WORK/spool-ndjson" 2>"$WORK/spool-ndjson.log" & SP=$!; PIDS+=($SP)
-wait_port "$SPOOL_PORT"
-SPOOL_NDJSON=$($LOAD --addr 127.0.0.1:$SPOOL_PORT --connections "$CONNS" --duration "$DURATION" --shape ndjson --batch 1000 | result)
-kill -TERM $SP; wait $SP || true
-NDJSON_SYNC=$(grep 'fsyncs' "$WORK/spool-ndjson.log" | tail -1)
+# Redis, appendonly + appendfsync always; prints "rps,p99_ms".
+redis_run() {
+    local p; p=$(port)
+    rm -rf "$WORK/redis"; mkdir -p "$WORK/redis"
+    redis-server --port "$p" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
+        --appendfsync always --save '' --daemonize no --logfile "$WORK/redis/log" & local rp=$!
+    wait_port "$p"
+    local n=$(( $(echo "$DURATION" | tr -dc 0-9) * 30000 ))
+    redis-benchmark -p "$p" -t lpush -c "$CONNS" -d 60 -n "$n" --csv 2>/dev/null \
+        | awk -F'","' '/LPUSH/{print $2","$7}'
+    kill $rp; wait $rp 2>/dev/null || true
+}
 
-# --- Redis: appendonly yes, appendfsync always; LPUSH of 60-byte values.
-mkdir -p "$WORK/redis"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
-    --appendfsync always --save '' --daemonize no --logfile "$WORK/redis/log" & PIDS+=($!)
-wait_port "$REDIS_PORT"
-REQS=$(( $(echo "$DURATION" | tr -dc 0-9) * 15000 ))
-REDIS_RPS=$(redis-benchmark -p "$REDIS_PORT" -t lpush -c "$CONNS" -d 60 -n "$REQS" --csv 2>/dev/null \
-    | awk -F'","' '/LPUSH/{gsub(/"/,"",$2); print $2}')
-REDIS_P99=$(redis-benchmark -p "$REDIS_PORT" -t lpush -c "$CONNS" -d 60 -n "$REQS" 2>/dev/null \
-    | awk '/99.000%|99.00%/{print; exit}' || true)
-
-rps() { echo "$1" | field "['requests_per_sec']"; }
-rec() { echo "$1" | field "['records_per_sec']"; }
-p99() { echo "$1" | field "['latency_us']['p99']"; }
-p50() { echo "$1" | field "['latency_us']['p50']"; }
-
-N=$(rps "$NGINX"); S=$(rps "$SPOOL_TEXT")
-printf '| target | req/s | records/s | p50 µs | p99 µs |\n|---|---:|---:|---:|---:|\n'
-printf '| nginx return 200 (1 worker, no disk) | %.0f | %.0f | %s | %s |\n' "$N" "$(rec "$NGINX")" "$(p50 "$NGINX")" "$(p99 "$NGINX")"
-printf '| spool, one ~60 B text record per POST | %.0f | %.0f | %s | %s |\n' "$S" "$(rec "$SPOOL_TEXT")" "$(p50 "$SPOOL_TEXT")" "$(p99 "$SPOOL_TEXT")"
-printf '| redis LPUSH 60 B, appendfsync always | %.0f | %.0f | | |\n' "$REDIS_RPS" "$REDIS_RPS"
-printf '| spool, NDJSON 1,000 records per POST | %.0f | %.0f | %s | %s |\n' "$(rps "$SPOOL_NDJSON")" "$(rec "$SPOOL_NDJSON")" "$(p50 "$SPOOL_NDJSON")" "$(p99 "$SPOOL_NDJSON")"
-echo
-python3 - "$N" "$S" "$REDIS_RPS" <<'EOF'
-import sys
-n, s, r = map(float, sys.argv[1:])
-print(f"spool / nginx = {s/n:.2f}x (target >= 0.8)")
-print(f"spool / redis-always = {s/r:.2f}x (target >= 1.5)")
-EOF
-echo "redis p99: ${REDIS_P99:-n/a}"
-echo "spool single-record run: $TEXT_SYNC"
-echo "spool ndjson run:        $NDJSON_SYNC"
+REPS=${REPS:-3}
+: >"$WORK/rows"
+for rep in $(seq 1 "$REPS"); do
+    echo "nginx $($LOAD --addr 127.0.0.1:$NGINX_PORT --connections "$CONNS" --duration "$DURATION" --shape text | result)" >>"$WORK/rows"
+    echo "text $(spool_run text)" >>"$WORK/rows"
+    echo "redis $(redis_run)" >>"$WORK/rows"
+    echo "ndjson $(spool_run ndjson --batch 1000)" >>"$WORK/rows"
+    echo "repetition $rep of $REPS done" >&2
+done
+python3 benches/peer_report.py "$WORK/rows" "$WORK/fsyncs-text" "$WORK/fsyncs-ndjson"

@@ -1,5 +1,8 @@
 //! `application/json` (an object or an array of objects) and NDJSON bodies.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use spool_core::entry::{Entry, Level};
 
@@ -16,6 +19,9 @@ pub(super) fn decode_json(
 ) -> Result<Vec<Entry>, DecodeError> {
     if body.trim_ascii().is_empty() {
         return Err(DecodeError::no_records());
+    }
+    if let Some(entries) = fast_array(body, now_ns, limits) {
+        return entries;
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| DecodeError::body(400, format!("body is not valid JSON: {e}")))?;
@@ -58,13 +64,97 @@ pub(super) fn decode_ndjson(
         if entries.len() >= limits.max_records {
             return Err(DecodeError::too_many_records(limits.max_records));
         }
-        let entry = serde_json::from_slice::<Value>(line)
-            .map_err(|e| RecordProblem::bad(format!("not valid JSON: {e}")))
-            .and_then(|value| entry_from_value(value, now_ns, limits))
-            .map_err(|p| DecodeError::at_line(n, p))?;
+        let entry = match fast_entry(line, now_ns, limits) {
+            Some(result) => result,
+            None => serde_json::from_slice::<Value>(line)
+                .map_err(|e| RecordProblem::bad(format!("not valid JSON: {e}")))
+                .and_then(|value| entry_from_value(value, now_ns, limits)),
+        }
+        .map_err(|p| DecodeError::at_line(n, p))?;
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// The common record shape, borrowed from the body: no map per record.
+/// Anything it cannot take as is (a numeric level, `severity_number`,
+/// metadata that is not an object, a wrong type, a duplicate key) falls back
+/// to the general path, which also words every error.
+#[derive(Deserialize)]
+struct FastRecord<'a> {
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+    #[serde(borrow, default)]
+    level: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    service: Option<Cow<'a, str>>,
+    #[serde(default)]
+    timestamp: Option<Value>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    severity_number: Option<serde::de::IgnoredAny>,
+}
+
+/// `None`: not the common shape; use the general path.
+fn fast_entry(
+    json: &[u8],
+    now_ns: u64,
+    limits: &DecodeLimits,
+) -> Option<Result<Entry, RecordProblem>> {
+    let r: FastRecord<'_> = serde_json::from_slice(json).ok()?;
+    if r.severity_number.is_some()
+        || r.service
+            .as_ref()
+            .is_some_and(|s| s.len() > usize::from(u16::MAX))
+    {
+        return None;
+    }
+    let level = match &r.level {
+        None => Level::Info,
+        Some(word) => Level::parse(word.trim())?,
+    };
+    let timestamp_ns = match &r.timestamp {
+        None | Some(Value::Null) => now_ns,
+        Some(value) => timestamp_of(value).ok()?,
+    };
+    let metadata = match r.metadata {
+        None => String::new(),
+        Some(map) => Value::Object(map).to_string(),
+    };
+    Some(check_size(
+        Entry {
+            timestamp_ns,
+            level,
+            service: r.service.map(Cow::into_owned).unwrap_or_default(),
+            message: r.message.into_owned(),
+            metadata,
+        },
+        limits,
+    ))
+}
+
+/// A JSON array of common-shape records, or `None` to use the general path.
+fn fast_array(
+    body: &[u8],
+    now_ns: u64,
+    limits: &DecodeLimits,
+) -> Option<Result<Vec<Entry>, DecodeError>> {
+    if body.trim_ascii_start().first() != Some(&b'[') {
+        return None;
+    }
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body).ok()?;
+    if items.len() > limits.max_records {
+        return Some(Err(DecodeError::too_many_records(limits.max_records)));
+    }
+    let mut entries = Vec::with_capacity(items.len());
+    for (item, index) in items.into_iter().zip(0u64..) {
+        match fast_entry(item.get().as_bytes(), now_ns, limits)? {
+            Ok(e) => entries.push(e),
+            Err(p) => return Some(Err(DecodeError::at_index(index, p))),
+        }
+    }
+    Some(Ok(entries))
 }
 
 fn entry_from_value(
