@@ -8,6 +8,9 @@
 //! - [`FsyncPerRecord`]: the baseline, one thread doing `pwrite` +
 //!   `fdatasync` per record into a preallocated file, as a naive durable log
 //!   would.
+//!
+//! [`load`] holds the message format of the `spool-load` tool, which the
+//! crash test checks the log against.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -18,6 +21,8 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use spool_server::Log;
+
+pub mod load;
 
 /// Payload size of every benchmarked record.
 pub const PAYLOAD_LEN: usize = 200;
