@@ -78,9 +78,13 @@ pub(super) fn decode_ndjson(
 
 /// The common record shape, borrowed from the body: no map per record.
 /// Anything it cannot take as is (a numeric level, `severity_number`,
-/// metadata that is not an object, a wrong type, a duplicate key) falls back
-/// to the general path, which also words every error.
+/// metadata that is not an object, a wrong type, a duplicate key, any other
+/// field) falls back to the general path, which also words every error.
+/// Other fields must fall back: serde skips an ignored field without
+/// validating its strings, so invalid UTF-8 or a lone surrogate there would
+/// be accepted here and refused by the general path.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FastRecord<'a> {
     #[serde(borrow)]
     message: Cow<'a, str>,
