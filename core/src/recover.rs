@@ -210,6 +210,11 @@ pub fn scan_segment(
     let Some(kind) = bad else {
         return Ok(scan);
     };
+    if let CorruptionKind::Sequence { .. } = kind {
+        // A checksum-valid record out of order cannot come from a torn
+        // write: it is corruption in any segment.
+        return Err(corrupt(pos as u64, kind));
+    }
     if role == Role::Sealed || !is_torn_write(bytes, pos, segment, max_payload) {
         // In an active segment a later valid record proves the bad one is not
         // a torn write; report it as the frame error it is.
@@ -544,5 +549,17 @@ mod tests {
         let mut rot = seg.clone();
         rot[end1 + 40] ^= 1;
         assert!(scan_segment(SegmentId(1), &rot, Role::Active, Lsn(0), MAX).is_err());
+    }
+
+    #[test]
+    fn a_valid_record_out_of_order_is_corruption_even_at_the_tail() {
+        let seg = segment(1, &[(5, b"five"), (3, b"three")], 200);
+        for role in [Role::Active, Role::Sealed] {
+            let e = scan_segment(SegmentId(1), &seg, role, Lsn(0), MAX).unwrap_err();
+            assert!(matches!(e.kind, CorruptionKind::Sequence { .. }), "{role:?}: {e:?}");
+        }
+        // The first record not above the previous segment's last id, too.
+        let seg = segment(2, &[(4, b"x")], 100);
+        assert!(scan_segment(SegmentId(2), &seg, Role::Active, Lsn(4), MAX).is_err());
     }
 }
