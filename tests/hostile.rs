@@ -46,43 +46,6 @@ fn assert_error(r: &Response, status: u16, mentions: &[&str], what: &str) -> Val
     body
 }
 
-/// Asserts the peer closes `s` within `within` without sending anything more
-/// (EOF or a reset). Returns how long it took.
-#[track_caller]
-fn expect_closed(s: &mut TcpStream, within: Duration, what: &str) -> Duration {
-    let start = Instant::now();
-    let deadline = start + within;
-    let mut buf = [0u8; 256];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "{what}: connection still open after {within:?}"
-        );
-        s.set_read_timeout(Some(left)).unwrap();
-        match s.read(&mut buf) {
-            Ok(0) => return start.elapsed(),
-            Ok(n) => panic!(
-                "{what}: expected the connection to close, got {n} more bytes: {:?}",
-                String::from_utf8_lossy(&buf[..n])
-            ),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-                ) =>
-            {
-                return start.elapsed()
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                panic!("{what}: connection still open after {within:?}")
-            }
-            Err(e) => panic!("{what}: read failed: {e}"),
-        }
-    }
-}
-
 /// Asserts a one-record ack and returns its id.
 #[track_caller]
 fn ack_one(r: &Response) -> u64 {

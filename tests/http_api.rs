@@ -6,9 +6,8 @@
 mod common;
 use common::*;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -45,40 +44,6 @@ fn assert_error(r: &Response, status: u16, mentions: &[&str]) -> Value {
         );
     }
     body
-}
-
-/// Asserts the peer closes `s` within `within` without sending anything more.
-/// Returns how long it took.
-#[track_caller]
-fn expect_closed(s: &mut TcpStream, within: Duration) -> Duration {
-    let start = Instant::now();
-    let deadline = start + within;
-    let mut buf = [0u8; 256];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "connection still open after {within:?}");
-        s.set_read_timeout(Some(left)).unwrap();
-        match s.read(&mut buf) {
-            Ok(0) => return start.elapsed(),
-            Ok(n) => panic!(
-                "expected the connection to close, got {n} more bytes: {:?}",
-                String::from_utf8_lossy(&buf[..n])
-            ),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
-                ) =>
-            {
-                return start.elapsed()
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                panic!("connection still open after {within:?}")
-            }
-            Err(e) => panic!("read failed: {e}"),
-        }
-    }
 }
 
 /// Reads a response head (status line and headers) only, up to the blank line.
@@ -125,26 +90,6 @@ fn stop(s: &mut Spool) {
         "exit after SIGTERM: {status:?}\n{}",
         s.stderr()
     );
-}
-
-/// `spool cat` output as raw lines (for byte-level checks).
-fn cat_lines(dir: &std::path::Path) -> Vec<String> {
-    let out = Command::new(spool_bin())
-        .arg("cat")
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .expect("run spool cat");
-    assert!(
-        out.status.success(),
-        "spool cat failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 fn id_num(v: &Value) -> u64 {
@@ -536,7 +481,7 @@ fn post_without_length_is_411_and_closes() {
     let r = read_response(&mut c).expect("a 411 answer");
     assert_error(&r, 411, &["Content-Length"]);
     assert_eq!(r.header("connection"), Some("close"));
-    expect_closed(&mut c, Duration::from_secs(5));
+    expect_closed(&mut c, Duration::from_secs(5), "after the answer");
     assert_only_seed(&mut s, id, "seed 411");
 }
 
@@ -558,7 +503,7 @@ fn body_over_max_body_is_413_before_the_body_is_sent() {
     let r = read_response(&mut c).expect("413 before any body byte is sent");
     assert_error(&r, 413, &["1024"]);
     assert_eq!(r.header("connection"), Some("close"));
-    expect_closed(&mut c, Duration::from_secs(5));
+    expect_closed(&mut c, Duration::from_secs(5), "after the answer");
 
     // Chunked: a single chunk announcing more than the limit.
     let mut c = connect(s.addr);
@@ -569,7 +514,7 @@ fn body_over_max_body_is_413_before_the_body_is_sent() {
     .unwrap();
     let r = read_response(&mut c).expect("413 for an oversized chunk");
     assert_error(&r, 413, &["1024"]);
-    expect_closed(&mut c, Duration::from_secs(5));
+    expect_closed(&mut c, Duration::from_secs(5), "after the answer");
 
     assert_only_seed(&mut s, id, &at_limit);
 }
@@ -719,7 +664,7 @@ fn oversized_header_is_431() {
     c.write_all(req.as_bytes()).unwrap();
     let r = read_response(&mut c).expect("a 431 answer");
     assert_error(&r, 431, &["1024"]);
-    expect_closed(&mut c, Duration::from_secs(5));
+    expect_closed(&mut c, Duration::from_secs(5), "after the answer");
     // A normal request still works afterwards.
     assert_eq!(get(s.addr, "/healthz").status, 200);
     assert_only_seed(&mut s, id, "seed 431");
@@ -784,7 +729,7 @@ fn smuggling_shapes_are_400_and_close() {
         assert_eq!(r.status, 400, "{name}: {}", r.text());
         assert_error(&r, 400, &[mention]);
         assert_eq!(r.header("connection"), Some("close"), "{name}");
-        expect_closed(&mut c, Duration::from_secs(5));
+        expect_closed(&mut c, Duration::from_secs(5), "after the answer");
     }
     assert_only_seed(&mut s, id, "seed smuggling");
 }
@@ -818,7 +763,7 @@ fn keep_alive_serves_three_requests_on_one_connection() {
     let r = read_response(&mut c).expect("third answer");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("connection"), Some("close"));
-    expect_closed(&mut c, Duration::from_secs(5));
+    expect_closed(&mut c, Duration::from_secs(5), "after the answer");
 
     stop(&mut s);
     let records = cat(dir.path());
@@ -873,7 +818,7 @@ fn http10_request_is_answered_then_closed() {
     let r = read_response(&mut c).expect("an answer to HTTP/1.0");
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!({"status":"ok"}));
-    expect_closed(&mut c, Duration::from_secs(5));
+    expect_closed(&mut c, Duration::from_secs(5), "after the answer");
 
     let mut c = connect(s.addr);
     c.write_all(b"POST /ingest HTTP/1.0\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nold client\n")
@@ -881,7 +826,7 @@ fn http10_request_is_answered_then_closed() {
     let r = read_response(&mut c).expect("an answer to an HTTP/1.0 POST");
     let id = ack_one(&r);
     assert_eq!(r.header("connection"), Some("close"));
-    expect_closed(&mut c, Duration::from_secs(5));
+    expect_closed(&mut c, Duration::from_secs(5), "after the answer");
 
     // HTTP/1.0 that asks for keep-alive gets it, and the connection is reused.
     let mut c = connect(s.addr);
@@ -892,7 +837,7 @@ fn http10_request_is_answered_then_closed() {
     assert_eq!(r.header("connection"), Some("keep-alive"));
     c.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut c).expect("second answer").status, 200);
-    expect_closed(&mut c, Duration::from_secs(5));
+    expect_closed(&mut c, Duration::from_secs(5), "after the answer");
 
     stop(&mut s);
     let records = cat(dir.path());
@@ -1038,7 +983,7 @@ fn connection_limit_refuses_the_sixth() {
     if let Some(r) = answer {
         assert_error(&r, 503, &["connections"]);
     }
-    expect_closed(&mut sixth, Duration::from_secs(5));
+    expect_closed(&mut sixth, Duration::from_secs(5), "after the answer");
 
     // The first five still work.
     for c in &mut idle {
@@ -1092,7 +1037,7 @@ fn idle_keep_alive_connection_is_closed_after_idle_timeout() {
     let mut c = connect(s.addr);
     c.write_all(HEALTH_KEEPALIVE).unwrap();
     assert_eq!(read_response(&mut c).expect("answer").status, 200);
-    let took = expect_closed(&mut c, Duration::from_secs(3));
+    let took = expect_closed(&mut c, Duration::from_secs(3), "after the answer");
     assert!(
         took >= Duration::from_millis(800),
         "closed after {took:?}, before the 1 s idle timeout"
@@ -1129,7 +1074,7 @@ fn slow_request_head_gets_408_while_others_are_served() {
         waited >= Duration::from_millis(800) && waited <= Duration::from_secs(3),
         "408 after {waited:?}"
     );
-    expect_closed(&mut slow, Duration::from_secs(1));
+    expect_closed(&mut slow, Duration::from_secs(1), "after the answer");
 
     stop(&mut s);
     let records = cat(dir.path());
@@ -1167,7 +1112,7 @@ fn sigterm_exits_zero_and_restart_sees_every_record() {
         "shutdown took {:?}",
         t.elapsed()
     );
-    expect_closed(&mut idle, Duration::from_secs(1));
+    expect_closed(&mut idle, Duration::from_secs(1), "after the answer");
     assert!(s.stderr().contains("stopped"), "stderr: {}", s.stderr());
 
     let mut s2 = start(dir.path(), &[]);

@@ -556,7 +556,10 @@ mod tests {
         let seg = segment(1, &[(5, b"five"), (3, b"three")], 200);
         for role in [Role::Active, Role::Sealed] {
             let e = scan_segment(SegmentId(1), &seg, role, Lsn(0), MAX).unwrap_err();
-            assert!(matches!(e.kind, CorruptionKind::Sequence { .. }), "{role:?}: {e:?}");
+            assert!(
+                matches!(e.kind, CorruptionKind::Sequence { .. }),
+                "{role:?}: {e:?}"
+            );
         }
         // The first record not above the previous segment's last id, too.
         let seg = segment(2, &[(4, b"x")], 100);

@@ -3,7 +3,7 @@
 //! directory with `spool cat`. Every wait is bounded in time.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -274,8 +274,8 @@ pub fn get(addr: SocketAddr, path: &str) -> Response {
     )
 }
 
-/// Every record in `dir` by `spool cat`, as JSON values.
-pub fn cat(dir: &Path) -> Vec<serde_json::Value> {
+/// `spool cat` output as raw lines (for byte-level checks).
+pub fn cat_lines(dir: &Path) -> Vec<String> {
     let out = Command::new(spool_bin())
         .arg("cat")
         .arg("--data-dir")
@@ -290,6 +290,51 @@ pub fn cat(dir: &Path) -> Vec<serde_json::Value> {
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every record in `dir` by `spool cat`, as JSON values.
+pub fn cat(dir: &Path) -> Vec<serde_json::Value> {
+    cat_lines(dir)
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("cat line not JSON ({e}): {l}")))
         .collect()
+}
+
+/// Asserts the peer closes `s` within `within` without sending anything more
+/// (EOF or a reset). Returns how long it took.
+#[track_caller]
+pub fn expect_closed(s: &mut TcpStream, within: Duration, what: &str) -> Duration {
+    let start = Instant::now();
+    let deadline = start + within;
+    let mut buf = [0u8; 256];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "{what}: connection still open after {within:?}"
+        );
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return start.elapsed(),
+            Ok(n) => panic!(
+                "{what}: expected the connection to close, got {n} more bytes: {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                ) =>
+            {
+                return start.elapsed()
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("{what}: connection still open after {within:?}")
+            }
+            Err(e) => panic!("{what}: read failed: {e}"),
+        }
+    }
 }
