@@ -18,34 +18,6 @@ use serde_json::Value;
 // Helpers local to this file.
 // ---------------------------------------------------------------------------
 
-/// Asserts an error answer: `status`, a JSON body with a non-empty `"error"`
-/// string (containing every one of `mentions`, ASCII case-insensitive) and a
-/// matching `"status"` field. Returns the body.
-#[track_caller]
-fn assert_error(r: &Response, status: u16, mentions: &[&str], what: &str) -> Value {
-    assert_eq!(r.status, status, "{what}: status; body {}", r.text());
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/json"),
-        "{what}: error answers are JSON; headers {:?}",
-        r.headers
-    );
-    let body = r.json();
-    let msg = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: no \"error\" string in {body}"));
-    assert!(!msg.trim().is_empty(), "{what}: empty error message");
-    assert_eq!(body["status"], status, "{what}: {body}");
-    let lower = msg.to_ascii_lowercase();
-    for m in mentions {
-        assert!(
-            lower.contains(&m.to_ascii_lowercase()),
-            "{what}: error {msg:?} should mention {m:?}"
-        );
-    }
-    body
-}
-
 /// Asserts a one-record ack and returns its id.
 #[track_caller]
 fn ack_one(r: &Response) -> u64 {

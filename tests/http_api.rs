@@ -12,39 +12,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+/// [`assert_error`] for tests that need no label.
+#[track_caller]
+fn expect_error(r: &Response, status: u16, mentions: &[&str]) -> Value {
+    assert_error(r, status, mentions, "answer")
+}
+
 // ---------------------------------------------------------------------------
 // Helpers local to this file.
 // ---------------------------------------------------------------------------
-
-/// Asserts an error answer: the status, `Content-Type: application/json`, a
-/// JSON body whose `"error"` is a sentence (not a bare code) containing every
-/// one of `mentions` (ASCII case-insensitive). Returns the body.
-#[track_caller]
-fn assert_error(r: &Response, status: u16, mentions: &[&str]) -> Value {
-    assert_eq!(r.status, status, "status; body: {}", r.text());
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/json"),
-        "error answers are JSON; headers {:?}",
-        r.headers
-    );
-    let body = r.json();
-    let msg = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no \"error\" string in {body}"));
-    assert!(
-        msg.len() >= 15 && msg.contains(' '),
-        "error should be a sentence a person can act on, got {msg:?}"
-    );
-    let lower = msg.to_ascii_lowercase();
-    for m in mentions {
-        assert!(
-            lower.contains(&m.to_ascii_lowercase()),
-            "error {msg:?} should mention {m:?}"
-        );
-    }
-    body
-}
 
 /// Reads a response head (status line and headers) only, up to the blank line.
 fn read_head(s: &mut TcpStream) -> (String, u16, Vec<(String, String)>) {
@@ -437,9 +413,9 @@ fn unknown_path_is_404() {
     let mut s = start(dir.path(), &[]);
     let id = seed(&s, "seed 404");
     let r = get(s.addr, "/nope");
-    let body = assert_error(&r, 404, &["/nope"]);
+    let body = expect_error(&r, 404, &["/nope"]);
     assert_eq!(body["status"], 404);
-    assert_error(
+    expect_error(
         &post(s.addr, "/ingestx", "text/plain", b"not stored"),
         404,
         &["/ingestx"],
@@ -454,18 +430,18 @@ fn wrong_method_is_405_with_allow() {
     let id = seed(&s, "seed 405");
 
     let r = get(s.addr, "/ingest");
-    assert_error(&r, 405, &["POST"]);
+    expect_error(&r, 405, &["POST"]);
     assert_eq!(r.header("allow"), Some("POST"));
 
     let r = post(s.addr, "/healthz", "text/plain", b"not stored");
-    assert_error(&r, 405, &["GET"]);
+    expect_error(&r, 405, &["GET"]);
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
 
     let r = raw(
         s.addr,
         b"PUT /ingest HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot stored",
     );
-    assert_error(&r, 405, &["POST"]);
+    expect_error(&r, 405, &["POST"]);
     assert_eq!(r.header("allow"), Some("POST"));
     assert_only_seed(&mut s, id, "seed 405");
 }
@@ -479,7 +455,7 @@ fn post_without_length_is_411_and_closes() {
     c.write_all(b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n\r\n")
         .unwrap();
     let r = read_response(&mut c).expect("a 411 answer");
-    assert_error(&r, 411, &["Content-Length"]);
+    expect_error(&r, 411, &["Content-Length"]);
     assert_eq!(r.header("connection"), Some("close"));
     expect_closed(&mut c, Duration::from_secs(5), "after the answer");
     assert_only_seed(&mut s, id, "seed 411");
@@ -501,7 +477,7 @@ fn body_over_max_body_is_413_before_the_body_is_sent() {
     )
     .unwrap();
     let r = read_response(&mut c).expect("413 before any body byte is sent");
-    assert_error(&r, 413, &["1024"]);
+    expect_error(&r, 413, &["1024"]);
     assert_eq!(r.header("connection"), Some("close"));
     expect_closed(&mut c, Duration::from_secs(5), "after the answer");
 
@@ -513,7 +489,7 @@ fn body_over_max_body_is_413_before_the_body_is_sent() {
     )
     .unwrap();
     let r = read_response(&mut c).expect("413 for an oversized chunk");
-    assert_error(&r, 413, &["1024"]);
+    expect_error(&r, 413, &["1024"]);
     expect_closed(&mut c, Duration::from_secs(5), "after the answer");
 
     assert_only_seed(&mut s, id, &at_limit);
@@ -528,16 +504,16 @@ fn record_over_max_record_is_413() {
 
     let obj = format!(r#"{{"message":"{big}"}}"#);
     let r = post(s.addr, "/ingest", "application/json", obj.as_bytes());
-    assert_error(&r, 413, &["512"]);
+    expect_error(&r, 413, &["512"]);
 
     let text = format!("small line\n{big}\n");
     let r = post(s.addr, "/ingest", "text/plain", text.as_bytes());
-    let body = assert_error(&r, 413, &["line 2", "512"]);
+    let body = expect_error(&r, 413, &["line 2", "512"]);
     assert_eq!(body["line"], 2);
 
     let nd = format!("{{\"message\":\"ok\"}}\n{{\"message\":\"{big}\"}}\n");
     let r = post(s.addr, "/ingest", "application/x-ndjson", nd.as_bytes());
-    let body = assert_error(&r, 413, &["line 2"]);
+    let body = expect_error(&r, 413, &["line 2"]);
     assert_eq!(body["line"], 2);
 
     assert_only_seed(&mut s, id, "seed 413 record");
@@ -554,7 +530,7 @@ fn unsupported_content_type_is_415() {
         "application/xml",
         b"<log>not stored</log>",
     );
-    assert_error(
+    expect_error(
         &r,
         415,
         &["application/xml", "text/plain", "application/json"],
@@ -573,10 +549,10 @@ fn malformed_json_is_400() {
         "application/json",
         br#"{"message": "not stored","#,
     );
-    assert_error(&r, 400, &["JSON"]);
+    expect_error(&r, 400, &["JSON"]);
     // A valid JSON value that is not a record.
     let r = post(s.addr, "/ingest", "application/json", br#""just a string""#);
-    assert_error(&r, 400, &["object"]);
+    expect_error(&r, 400, &["object"]);
     // An array whose second record lacks a message: none of it is written.
     let r = post(
         s.addr,
@@ -584,7 +560,7 @@ fn malformed_json_is_400() {
         "application/json",
         br#"[{"message":"not stored"},{"level":"INFO"}]"#,
     );
-    let body = assert_error(&r, 400, &["message"]);
+    let body = expect_error(&r, 400, &["message"]);
     assert_eq!(body["index"], 1);
     // Text that is not UTF-8: 400 naming the line.
     let r = post(
@@ -593,7 +569,7 @@ fn malformed_json_is_400() {
         "text/plain",
         b"fine line\nbad \xff byte\n",
     );
-    let body = assert_error(&r, 400, &["line 2", "UTF-8"]);
+    let body = expect_error(&r, 400, &["line 2", "UTF-8"]);
     assert_eq!(body["line"], 2);
     // An unknown level word.
     let r = post(
@@ -602,7 +578,7 @@ fn malformed_json_is_400() {
         "application/json",
         br#"{"message":"x","level":"LOUD"}"#,
     );
-    assert_error(&r, 400, &["LOUD"]);
+    expect_error(&r, 400, &["LOUD"]);
     assert_only_seed(&mut s, id, "seed 400 json");
 }
 
@@ -613,7 +589,7 @@ fn ndjson_bad_line_is_400_with_line_number_and_writes_nothing() {
     let id = seed(&s, "seed 400 ndjson");
     let body = b"{\"message\":\"not stored 1\"}\n{\"message\":\"not stored 2\"}\n{\"message\": oops}\n{\"message\":\"not stored 4\"}\n";
     let r = post(s.addr, "/ingest", "application/x-ndjson", body);
-    let v = assert_error(&r, 400, &["line 3"]);
+    let v = expect_error(&r, 400, &["line 3"]);
     assert_eq!(v["line"], 3, "{v}");
     assert_only_seed(&mut s, id, "seed 400 ndjson");
 }
@@ -623,27 +599,27 @@ fn empty_body_is_400() {
     let dir = TempDir::new("400empty");
     let mut s = start(dir.path(), &[]);
     let id = seed(&s, "seed 400 empty");
-    assert_error(
+    expect_error(
         &post(s.addr, "/ingest", "text/plain", b""),
         400,
         &["no records"],
     );
-    assert_error(
+    expect_error(
         &post(s.addr, "/ingest", "application/json", b""),
         400,
         &["no records"],
     );
-    assert_error(
+    expect_error(
         &post(s.addr, "/ingest", "application/x-ndjson", b"\n\n"),
         400,
         &["no records"],
     );
-    assert_error(
+    expect_error(
         &post(s.addr, "/ingest", "text/plain", b"\n  \r\n\t\n"),
         400,
         &["no records"],
     );
-    assert_error(
+    expect_error(
         &post(s.addr, "/ingest", "application/json", b"[]"),
         400,
         &["no records"],
@@ -663,7 +639,7 @@ fn oversized_header_is_431() {
     );
     c.write_all(req.as_bytes()).unwrap();
     let r = read_response(&mut c).expect("a 431 answer");
-    assert_error(&r, 431, &["1024"]);
+    expect_error(&r, 431, &["1024"]);
     expect_closed(&mut c, Duration::from_secs(5), "after the answer");
     // A normal request still works afterwards.
     assert_eq!(get(s.addr, "/healthz").status, 200);
@@ -727,7 +703,7 @@ fn smuggling_shapes_are_400_and_close() {
         c.write_all(req.as_bytes()).unwrap();
         let r = read_response(&mut c).unwrap_or_else(|| panic!("{name}: no answer"));
         assert_eq!(r.status, 400, "{name}: {}", r.text());
-        assert_error(&r, 400, &[mention]);
+        expect_error(&r, 400, &[mention]);
         assert_eq!(r.header("connection"), Some("close"), "{name}");
         expect_closed(&mut c, Duration::from_secs(5), "after the answer");
     }
@@ -981,7 +957,7 @@ fn connection_limit_refuses_the_sixth() {
     let (mut idle, mut sixth, answer) = fill_then_one_more(&s, 5);
     // A 503 with a JSON error, or a plain close, are both acceptable.
     if let Some(r) = answer {
-        assert_error(&r, 503, &["connections"]);
+        expect_error(&r, 503, &["connections"]);
     }
     expect_closed(&mut sixth, Duration::from_secs(5), "after the answer");
 
@@ -1020,7 +996,7 @@ fn connection_limit_503_carries_retry_after() {
     let mut s = start(dir.path(), &["--max-connections", "2"]);
     let (idle, _third, answer) = fill_then_one_more(&s, 2);
     let r = answer.expect("a 503 answer for the connection over the limit");
-    assert_error(&r, 503, &["connections"]);
+    expect_error(&r, 503, &["connections"]);
     assert!(
         r.header("retry-after").is_some(),
         "SPEC §3: 503 when overloaded carries Retry-After; headers {:?}",
@@ -1069,7 +1045,7 @@ fn slow_request_head_gets_408_while_others_are_served() {
     slow.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let r = read_response(&mut slow).expect("a 408 within ~3 s");
     let waited = sent.elapsed();
-    assert_error(&r, 408, &["time"]);
+    expect_error(&r, 408, &["time"]);
     assert!(
         waited >= Duration::from_millis(800) && waited <= Duration::from_secs(3),
         "408 after {waited:?}"

@@ -338,3 +338,35 @@ pub fn expect_closed(s: &mut TcpStream, within: Duration, what: &str) -> Duratio
         }
     }
 }
+
+/// Asserts an error answer: `status`, `Content-Type: application/json`, a
+/// JSON body whose `"error"` is a sentence (not a bare code) containing every
+/// one of `mentions` (ASCII case-insensitive), and a matching `"status"`
+/// field. Returns the body.
+#[track_caller]
+pub fn assert_error(r: &Response, status: u16, mentions: &[&str], what: &str) -> serde_json::Value {
+    assert_eq!(r.status, status, "{what}: status; body {}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json"),
+        "{what}: error answers are JSON; headers {:?}",
+        r.headers
+    );
+    let body = r.json();
+    let msg = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no \"error\" string in {body}"));
+    assert!(
+        msg.len() >= 15 && msg.contains(' '),
+        "{what}: error should be a sentence a person can act on, got {msg:?}"
+    );
+    assert_eq!(body["status"], status, "{what}: {body}");
+    let lower = msg.to_ascii_lowercase();
+    for m in mentions {
+        assert!(
+            lower.contains(&m.to_ascii_lowercase()),
+            "{what}: error {msg:?} should mention {m:?}"
+        );
+    }
+    body
+}
