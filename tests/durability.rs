@@ -71,11 +71,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn stop(s: &mut Spool) {
-    let status = s.signal_and_wait(libc::SIGTERM);
-    assert!(status.success(), "spool exited {status:?}:\n{}", s.stderr());
-}
-
 /// A data directory with `n` acknowledged text records; returns their ids.
 fn seeded_dir(dir: &Path, n: usize, args: &[&str]) -> Vec<u64> {
     let mut s = start(dir, args);

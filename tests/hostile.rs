@@ -35,17 +35,6 @@ fn seed(addr: SocketAddr, message: &str) -> u64 {
     ack_one(&post(addr, "/ingest", "text/plain", message.as_bytes()))
 }
 
-/// SIGTERM; the daemon must exit successfully.
-#[track_caller]
-fn stop(s: &mut Spool) {
-    let status = s.signal_and_wait(libc::SIGTERM);
-    assert!(
-        status.success(),
-        "exit after SIGTERM: {status:?}\n{}",
-        s.stderr()
-    );
-}
-
 /// Stops the server and asserts the log holds exactly `want` (id, message),
 /// in order, and no record mentions `forbidden`.
 #[track_caller]

@@ -57,17 +57,6 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// SIGTERM, and the daemon must exit successfully.
-#[track_caller]
-fn stop(s: &mut Spool) {
-    let status = s.signal_and_wait(libc::SIGTERM);
-    assert!(
-        status.success(),
-        "exit after SIGTERM: {status:?}\n{}",
-        s.stderr()
-    );
-}
-
 fn id_num(v: &Value) -> u64 {
     v.as_str()
         .unwrap_or_else(|| panic!("id should be a string, got {v}"))

@@ -107,12 +107,7 @@ impl FsyncPerRecord {
     /// Creates `path` preallocated to `len` bytes with `posix_fallocate`
     /// (as Spool preallocates its segments) and fsyncs it.
     pub fn create(path: &Path, len: u64) -> io::Result<FsyncPerRecord> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
+        let file = create_empty(path)?;
         let off_len = libc::off_t::try_from(len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large"))?;
         // SAFETY: the descriptor is open and owned by `file` for the call.
@@ -132,12 +127,7 @@ impl FsyncPerRecord {
     /// Creates `path` empty: every record then grows the file, as a naive
     /// append-only log does, so each fdatasync also flushes the new size.
     pub fn create_growing(path: &Path) -> io::Result<FsyncPerRecord> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
+        let file = create_empty(path)?;
         file.sync_all()?;
         Ok(FsyncPerRecord {
             file,
@@ -171,6 +161,16 @@ impl FsyncPerRecord {
         }
         Ok(start.elapsed())
     }
+}
+
+/// Creates (or truncates) `path` for reading and writing.
+fn create_empty(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }
 
 fn fdatasync(file: &File) -> io::Result<()> {

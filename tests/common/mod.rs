@@ -370,3 +370,14 @@ pub fn assert_error(r: &Response, status: u16, mentions: &[&str], what: &str) ->
     }
     body
 }
+
+/// SIGTERM; the daemon must exit successfully.
+#[track_caller]
+pub fn stop(s: &mut Spool) {
+    let status = s.signal_and_wait(libc::SIGTERM);
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status:?}\n{}",
+        s.stderr()
+    );
+}
