@@ -11,12 +11,14 @@
 //!   [`spool_core::entry::Entry`] values, all-or-nothing, and the JSON form of
 //!   a stored record as the API returns it ([`decode::entry_to_json`]).
 //! - [`rfc3339`]: RFC 3339 timestamps to and from nanoseconds since the epoch.
+//! - [`unix_time`]: Unix time in s, ms, µs or ns, told apart by magnitude.
 
 #![warn(missing_docs)]
 
 pub mod decode;
 pub mod http;
 pub mod rfc3339;
+pub mod unix_time;
 
 pub use decode::{decode_entries, entry_to_json, DecodeError, DecodeLimits};
 pub use http::{

@@ -1,57 +1,94 @@
 //! `application/json` (an object or an array of objects) and NDJSON bodies.
+//!
+//! One path for every JSON record: the [`json_text`](super::json_text)
+//! scanner walks the body once, splitting an array into its elements and a
+//! record into its members, and checks every value, ignored fields included,
+//! with the same strictness. Only the values Spool keeps are then decoded:
+//! strings through serde_json (so a message is exactly the string sent),
+//! numbers from their text, and `metadata` is kept as its own text with the
+//! insignificant whitespace removed, every number as written.
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
-use serde_json::{Map, Value};
 use spool_core::entry::{Entry, Level};
 
+use super::json_text::{JsonTextError, Kind, Minify, NoSink, Scanner, Token};
 use super::{check_size, numbered_lines, DecodeError, DecodeLimits, RecordProblem};
-use crate::rfc3339::parse_time_param;
+use crate::rfc3339::parse_rfc3339;
+use crate::unix_time::{parse_unix_time, UnixTimeError, ACCEPTED_TIMES};
 
 const LEVEL_WORDS: &str =
     "TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL (or WARNING, ERR, FATAL), or a syslog severity 0-7";
+
+/// Longest received value echoed in an error message, in bytes.
+const SHOWN_MAX: usize = 80;
 
 pub(super) fn decode_json(
     body: &[u8],
     now_ns: u64,
     limits: &DecodeLimits,
 ) -> Result<Vec<Entry>, DecodeError> {
-    if body.trim_ascii().is_empty() {
-        return Err(DecodeError::no_records());
-    }
-    if let Some(entries) = fast_array(body, now_ns, limits) {
-        return entries;
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| DecodeError::body(400, format!("body is not valid JSON: {e}")))?;
-    match value {
-        Value::Object(object) => {
-            let entry = entry_from_object(object, now_ns, limits)
-                .map_err(|p| DecodeError::body(p.status, p.message))?;
-            Ok(vec![entry])
-        }
-        Value::Array(items) => {
-            if items.len() > limits.max_records {
-                return Err(DecodeError::too_many_records(limits.max_records));
-            }
-            items
-                .into_iter()
-                .zip(0u64..)
-                .map(|(item, index)| {
-                    entry_from_value(item, now_ns, limits)
-                        .map_err(|p| DecodeError::at_index(index, p))
-                })
-                .collect()
-        }
-        other => Err(DecodeError::body(
+    let invalid = |e: JsonTextError| {
+        DecodeError::body(
             400,
-            format!(
-                "body must be a JSON object or an array of objects, not {}",
-                kind(&other)
-            ),
-        )),
-    }
+            format!("body is not valid JSON at byte {}: {}", e.offset, e.message),
+        )
+    };
+    let mut s = Scanner::new(body);
+    let mut scratch = Vec::new();
+    s.skip_ws();
+    let entries = match s.peek() {
+        None => return Err(DecodeError::no_records()),
+        Some(b'{') => {
+            let entry = record(&mut s, &mut scratch, now_ns, limits).map_err(|p| match p {
+                Problem::Json(e) => invalid(e),
+                Problem::Record(p) => DecodeError::body(p.status, p.message),
+            })?;
+            vec![entry]
+        }
+        Some(b'[') => {
+            s.open().map_err(invalid)?;
+            let mut entries = Vec::new();
+            s.skip_ws();
+            if !s.eat(b']') {
+                loop {
+                    let index = entries.len() as u64;
+                    if entries.len() >= limits.max_records {
+                        return Err(DecodeError::too_many_records(limits.max_records));
+                    }
+                    let entry = element(&mut s, &mut scratch, now_ns, limits, "of the body")
+                        .map_err(|p| DecodeError::at_index(index, p))?;
+                    entries.push(entry);
+                    s.skip_ws();
+                    if s.eat(b',') {
+                        s.skip_ws();
+                    } else if s.eat(b']') {
+                        break;
+                    } else {
+                        return Err(invalid(JsonTextError {
+                            offset: s.pos(),
+                            message: "expected ',' or ']' after a record",
+                        }));
+                    }
+                }
+            }
+            s.close();
+            entries
+        }
+        Some(_) => {
+            let token = s.value(&mut NoSink).map_err(invalid)?;
+            s.skip_ws();
+            s.finish().map_err(invalid)?;
+            return Err(DecodeError::body(
+                400,
+                format!(
+                    "body must be a JSON object or an array of objects, not {}",
+                    token.kind.described()
+                ),
+            ));
+        }
+    };
+    s.skip_ws();
+    s.finish().map_err(invalid)?;
+    Ok(entries)
 }
 
 pub(super) fn decode_ndjson(
@@ -60,169 +97,218 @@ pub(super) fn decode_ndjson(
     limits: &DecodeLimits,
 ) -> Result<Vec<Entry>, DecodeError> {
     let mut entries = Vec::new();
+    let mut scratch = Vec::new();
     for (n, line) in numbered_lines(body) {
         if entries.len() >= limits.max_records {
             return Err(DecodeError::too_many_records(limits.max_records));
         }
-        let entry = match fast_entry(line, now_ns, limits) {
-            Some(result) => result,
-            None => serde_json::from_slice::<Value>(line)
-                .map_err(|e| RecordProblem::bad(format!("not valid JSON: {e}")))
-                .and_then(|value| entry_from_value(value, now_ns, limits)),
-        }
-        .map_err(|p| DecodeError::at_line(n, p))?;
+        let mut s = Scanner::new(line);
+        s.skip_ws();
+        let entry = element(&mut s, &mut scratch, now_ns, limits, "of the line")
+            .and_then(|entry| {
+                s.skip_ws();
+                s.finish()
+                    .map_err(|e| not_json(e, "of the line"))
+                    .map(|()| entry)
+            })
+            .map_err(|p| DecodeError::at_line(n, p))?;
         entries.push(entry);
     }
     Ok(entries)
 }
 
-/// The common record shape, borrowed from the body: no map per record.
-/// Anything it cannot take as is (a numeric level, `severity_number`,
-/// metadata that is not an object, a wrong type, a duplicate key, any other
-/// field) falls back to the general path, which also words every error.
-/// Other fields must fall back: serde skips an ignored field without
-/// validating its strings, so invalid UTF-8 or a lone surrogate there would
-/// be accepted here and refused by the general path.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FastRecord<'a> {
-    #[serde(borrow)]
-    message: Cow<'a, str>,
-    #[serde(borrow, default)]
-    level: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    service: Option<Cow<'a, str>>,
-    #[serde(default)]
-    timestamp: Option<Value>,
-    #[serde(default)]
-    metadata: Option<Map<String, Value>>,
-    #[serde(default)]
-    severity_number: Option<serde::de::IgnoredAny>,
-}
-
-/// `None`: not the common shape; use the general path.
-fn fast_entry(
-    json: &[u8],
-    now_ns: u64,
-    limits: &DecodeLimits,
-) -> Option<Result<Entry, RecordProblem>> {
-    let r: FastRecord<'_> = serde_json::from_slice(json).ok()?;
-    if r.severity_number.is_some()
-        || r.service
-            .as_ref()
-            .is_some_and(|s| s.len() > usize::from(u16::MAX))
-    {
-        return None;
-    }
-    let level = match &r.level {
-        None => Level::Info,
-        Some(word) => Level::parse(word.trim())?,
-    };
-    let timestamp_ns = match &r.timestamp {
-        None | Some(Value::Null) => now_ns,
-        Some(value) => timestamp_of(value).ok()?,
-    };
-    let metadata = match r.metadata {
-        None => String::new(),
-        Some(map) => Value::Object(map).to_string(),
-    };
-    Some(check_size(
-        Entry {
-            timestamp_ns,
-            level,
-            service: r.service.map(Cow::into_owned).unwrap_or_default(),
-            message: r.message.into_owned(),
-            metadata,
-        },
-        limits,
+fn not_json(e: JsonTextError, within: &str) -> RecordProblem {
+    RecordProblem::bad(format!(
+        "not valid JSON at byte {} {within}: {}",
+        e.offset, e.message
     ))
 }
 
-/// A JSON array of common-shape records, or `None` to use the general path.
-fn fast_array(
-    body: &[u8],
+/// One array element or NDJSON line: a record object, or an error that
+/// says what the (valid) value is instead.
+fn element(
+    s: &mut Scanner<'_>,
+    scratch: &mut Vec<u8>,
     now_ns: u64,
     limits: &DecodeLimits,
-) -> Option<Result<Vec<Entry>, DecodeError>> {
-    if body.trim_ascii_start().first() != Some(&b'[') {
-        return None;
+    within: &str,
+) -> Result<Entry, RecordProblem> {
+    if s.peek() == Some(b'{') {
+        return record(s, scratch, now_ns, limits).map_err(|p| p.within(within));
     }
-    let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body).ok()?;
-    if items.len() > limits.max_records {
-        return Some(Err(DecodeError::too_many_records(limits.max_records)));
-    }
-    let mut entries = Vec::with_capacity(items.len());
-    for (item, index) in items.into_iter().zip(0u64..) {
-        match fast_entry(item.get().as_bytes(), now_ns, limits)? {
-            Ok(e) => entries.push(e),
-            Err(p) => return Some(Err(DecodeError::at_index(index, p))),
+    let token = s.value(&mut NoSink).map_err(|e| not_json(e, within))?;
+    Err(RecordProblem::bad(format!(
+        "a record must be a JSON object, not {}",
+        token.kind.described()
+    )))
+}
+
+/// The record members Spool reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Message,
+    Level,
+    SeverityNumber,
+    Service,
+    Timestamp,
+    Metadata,
+}
+
+impl Field {
+    const ALL: [Field; 6] = [
+        Field::Message,
+        Field::Level,
+        Field::SeverityNumber,
+        Field::Service,
+        Field::Timestamp,
+        Field::Metadata,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Message => "message",
+            Field::Level => "level",
+            Field::SeverityNumber => "severity_number",
+            Field::Service => "service",
+            Field::Timestamp => "timestamp",
+            Field::Metadata => "metadata",
         }
     }
-    Some(Ok(entries))
-}
 
-fn entry_from_value(
-    value: Value,
-    now_ns: u64,
-    limits: &DecodeLimits,
-) -> Result<Entry, RecordProblem> {
-    match value {
-        Value::Object(object) => entry_from_object(object, now_ns, limits),
-        other => Err(RecordProblem::bad(format!(
-            "a record must be a JSON object, not {}",
-            kind(&other)
-        ))),
+    fn of(name: &[u8]) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name().as_bytes() == name)
     }
 }
 
-fn entry_from_object(
-    mut object: Map<String, Value>,
+/// A record's problem before its position is known: JSON errors carry the
+/// byte offset, which needs the "of the body" / "of the line" it counts in.
+enum Problem {
+    Json(JsonTextError),
+    Record(RecordProblem),
+}
+
+impl From<JsonTextError> for Problem {
+    fn from(e: JsonTextError) -> Self {
+        Problem::Json(e)
+    }
+}
+
+impl From<RecordProblem> for Problem {
+    fn from(p: RecordProblem) -> Self {
+        Problem::Record(p)
+    }
+}
+
+impl Problem {
+    fn within(self, within: &str) -> RecordProblem {
+        match self {
+            Problem::Json(e) => not_json(e, within),
+            Problem::Record(p) => p,
+        }
+    }
+}
+
+/// The record object at the cursor (which is `{`), scanned and checked as a
+/// whole before any field is interpreted.
+fn record(
+    s: &mut Scanner<'_>,
+    scratch: &mut Vec<u8>,
     now_ns: u64,
     limits: &DecodeLimits,
-) -> Result<Entry, RecordProblem> {
-    let message = match object.remove("message") {
-        Some(Value::String(s)) => s,
-        None | Some(Value::Null) => {
+) -> Result<Entry, Problem> {
+    let text = s.text();
+    let mut found: [Option<Token>; Field::ALL.len()] = [None; Field::ALL.len()];
+    s.open()?;
+    s.skip_ws();
+    if !s.eat(b'}') {
+        loop {
+            let key = s.key()?;
+            let field = match key.kind {
+                Kind::String { escaped: false } => Field::of(key.string_body(text)),
+                _ => decode_string(text, key)
+                    .ok()
+                    .and_then(|k| Field::of(k.as_bytes())),
+            };
+            let value = match field {
+                Some(Field::Metadata) if s.peek() == Some(b'{') => {
+                    scratch.clear();
+                    let start = s.pos();
+                    s.value(&mut Minify::new(scratch, start))?
+                }
+                _ => s.value(&mut NoSink)?,
+            };
+            if let Some(field) = field {
+                let slot = &mut found[field as usize];
+                if slot.is_some() {
+                    return Err(RecordProblem::bad(format!(
+                        "\"{}\" appears more than once in the record; send each field once",
+                        field.name()
+                    ))
+                    .into());
+                }
+                *slot = Some(value);
+            }
+            s.skip_ws();
+            if s.eat(b',') {
+                s.skip_ws();
+            } else if s.eat(b'}') {
+                break;
+            } else {
+                return Err(JsonTextError {
+                    offset: s.pos(),
+                    message: "expected ',' or '}' after an object member",
+                }
+                .into());
+            }
+        }
+    }
+    s.close();
+
+    // `null` is the same as absent for every field.
+    let get = |f: Field| found[f as usize].filter(|t| t.kind != Kind::Null);
+    let message = match get(Field::Message) {
+        None => {
             return Err(RecordProblem::bad(
                 "\"message\" is missing; every record needs a \"message\" string",
-            ))
+            )
+            .into())
         }
-        Some(other) => {
-            return Err(RecordProblem::bad(format!(
-                "\"message\" must be a string, not {}",
-                kind(&other)
-            )))
+        Some(t) => string_field(text, t, Field::Message)?,
+    };
+    let level = level_of(text, get(Field::Level), get(Field::SeverityNumber))?;
+    let service = match get(Field::Service) {
+        None => String::new(),
+        Some(t) => {
+            let service = string_field(text, t, Field::Service)?;
+            if service.len() > usize::from(u16::MAX) {
+                return Err(RecordProblem::bad(
+                    "\"service\" is longer than 65535 bytes; send a shorter service name",
+                )
+                .into());
+            }
+            service
         }
     };
-    let level = level_of(&object)?;
-    let service = match object.remove("service") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) if s.len() > usize::from(u16::MAX) => {
-            return Err(RecordProblem::bad("\"service\" is longer than 65535 bytes"))
-        }
-        Some(Value::String(s)) => s,
-        Some(other) => {
-            return Err(RecordProblem::bad(format!(
-                "\"service\" must be a string, not {}",
-                kind(&other)
-            )))
-        }
+    let timestamp_ns = match get(Field::Timestamp) {
+        None => now_ns,
+        Some(t) => timestamp_of(text, t)?,
     };
-    let timestamp_ns = match object.get("timestamp") {
-        None | Some(Value::Null) => now_ns,
-        Some(value) => timestamp_of(value)?,
-    };
-    let metadata = match object.remove("metadata") {
-        None | Some(Value::Null) => String::new(),
-        Some(value @ Value::Object(_)) => value.to_string(),
-        Some(other) => {
+    let metadata = match get(Field::Metadata) {
+        None => String::new(),
+        Some(t) if t.kind == Kind::Object => {
+            // The minified copy of checked JSON text is UTF-8; the check
+            // cannot fail, and an empty string would be "no metadata".
+            std::str::from_utf8(scratch).unwrap_or_default().to_owned()
+        }
+        Some(t) => {
             return Err(RecordProblem::bad(format!(
                 "\"metadata\" must be a JSON object, not {}",
-                kind(&other)
-            )))
+                t.kind.described()
+            ))
+            .into())
         }
     };
-    check_size(
+    Ok(check_size(
         Entry {
             timestamp_ns,
             level,
@@ -231,79 +317,126 @@ fn entry_from_object(
             metadata,
         },
         limits,
-    )
+    )?)
 }
 
-fn level_of(object: &Map<String, Value>) -> Result<Level, RecordProblem> {
-    match object.get("level") {
-        Some(Value::String(word)) => Level::parse(word.trim()).ok_or_else(|| {
-            RecordProblem::bad(format!("unknown level {word:?}; use {LEVEL_WORDS}"))
-        }),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|n| u8::try_from(n).ok())
-            .and_then(Level::from_syslog)
-            .ok_or_else(|| {
-                RecordProblem::bad(format!(
-                    "unknown level {n}; a numeric level is a syslog severity 0-7"
-                ))
-            }),
-        Some(Value::Null) | None => match object.get("severity_number") {
-            None | Some(Value::Null) => Ok(Level::Info),
-            Some(value) => value
-                .as_u64()
-                .and_then(|n| u8::try_from(n).ok())
-                .and_then(Level::from_otel)
-                .ok_or_else(|| {
-                    RecordProblem::bad(format!(
-                        "unknown severity_number {value}; use an OpenTelemetry severity 1-24"
-                    ))
-                }),
-        },
-        Some(other) => Err(RecordProblem::bad(format!(
-            "\"level\" must be a string or a number, not {}",
-            kind(other)
+/// A checked string token's value.
+fn decode_string(text: &[u8], t: Token) -> Result<String, RecordProblem> {
+    let decoded = match t.kind {
+        Kind::String { escaped: false } => std::str::from_utf8(t.string_body(text))
+            .map(str::to_owned)
+            .map_err(|_| ()),
+        _ => serde_json::from_slice::<String>(t.text(text)).map_err(|_| ()),
+    };
+    // The scanner checked the string as serde_json would; this is only
+    // reached if the two ever disagree.
+    decoded.map_err(|()| RecordProblem::bad("a string could not be decoded; send valid JSON"))
+}
+
+fn string_field(text: &[u8], t: Token, field: Field) -> Result<String, RecordProblem> {
+    match t.kind {
+        Kind::String { .. } => decode_string(text, t),
+        other => Err(RecordProblem::bad(format!(
+            "\"{}\" must be a string, not {}",
+            field.name(),
+            other.described()
         ))),
     }
 }
 
-fn timestamp_of(value: &Value) -> Result<u64, RecordProblem> {
-    let parsed = match value {
-        Value::String(s) => parse_time_param(s.trim()),
-        Value::Number(n) => match (n.as_u64(), n.as_f64()) {
-            (Some(ms), _) => ms.checked_mul(1_000_000),
-            (None, Some(ms)) if ms.is_finite() && ms >= 0.0 && ms < u64::MAX as f64 => {
-                // Whole and fractional milliseconds apart, so the fraction is
-                // not lost to f64 precision at today's magnitudes.
-                let whole = ms.trunc();
-                let frac_ns = ((ms - whole) * 1e6).round() as u64;
-                (whole as u64)
-                    .checked_mul(1_000_000)
-                    .and_then(|ns| ns.checked_add(frac_ns))
+/// The value as received, for an error message: its JSON text, cut short.
+fn shown(text: &[u8], t: Token) -> String {
+    let raw = String::from_utf8_lossy(t.text(text));
+    match raw.char_indices().nth(SHOWN_MAX) {
+        Some((cut, _)) => format!("{}...", &raw[..cut]),
+        None => raw.into_owned(),
+    }
+}
+
+/// A non-negative integer written as plain digits (no sign, fraction or
+/// exponent), if it fits in a `u8`.
+fn small_integer(digits: &[u8]) -> Option<u8> {
+    if digits.is_empty() || digits.len() > 3 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits
+        .iter()
+        .try_fold(0u16, |n, d| Some(n * 10 + u16::from(d - b'0')))
+        .and_then(|n| u8::try_from(n).ok())
+}
+
+fn level_of(
+    text: &[u8],
+    level: Option<Token>,
+    severity_number: Option<Token>,
+) -> Result<Level, RecordProblem> {
+    match level {
+        Some(t) => match t.kind {
+            Kind::String { .. } => {
+                let word = decode_string(text, t)?;
+                Level::parse(word.trim()).ok_or_else(|| {
+                    RecordProblem::bad(format!(
+                        "unknown level {}; use {LEVEL_WORDS}",
+                        shown(text, t)
+                    ))
+                })
             }
-            _ => None,
+            Kind::Number => small_integer(t.text(text))
+                .and_then(Level::from_syslog)
+                .ok_or_else(|| {
+                    RecordProblem::bad(format!(
+                        "unknown level {}; a numeric level is a syslog severity 0-7",
+                        shown(text, t)
+                    ))
+                }),
+            other => Err(RecordProblem::bad(format!(
+                "\"level\" must be a string or a number, not {}",
+                other.described()
+            ))),
         },
+        None => match severity_number {
+            None => Ok(Level::Info),
+            Some(t) => small_integer(t.text(text))
+                .filter(|_| t.kind == Kind::Number)
+                .and_then(Level::from_otel)
+                .ok_or_else(|| {
+                    RecordProblem::bad(format!(
+                        "unknown severity_number {}; use an OpenTelemetry severity 1-24",
+                        shown(text, t)
+                    ))
+                }),
+        },
+    }
+}
+
+fn timestamp_of(text: &[u8], t: Token) -> Result<u64, RecordProblem> {
+    let parsed = match t.kind {
+        Kind::Number => std::str::from_utf8(t.text(text))
+            .map_err(|_| UnixTimeError::NotANumber)
+            .and_then(parse_unix_time),
+        Kind::String { .. } => {
+            let s = decode_string(text, t)?;
+            let s = s.trim();
+            match parse_unix_time(s) {
+                Err(UnixTimeError::NotANumber) => parse_rfc3339(s).ok_or(UnixTimeError::NotANumber),
+                other => other,
+            }
+        }
         other => {
             return Err(RecordProblem::bad(format!(
-                "\"timestamp\" must be an RFC 3339 string or Unix milliseconds, not {}",
-                kind(other)
+                "\"timestamp\" must be a string or a number, not {}; {ACCEPTED_TIMES}",
+                other.described()
             )))
         }
     };
-    parsed.ok_or_else(|| {
+    parsed.map_err(|e| {
+        let why = match e {
+            UnixTimeError::NotANumber => "is not RFC 3339 or a Unix time".to_owned(),
+            other => format!("is {other}"),
+        };
         RecordProblem::bad(format!(
-            "\"timestamp\" {value} is not a time from 1970 on; send RFC 3339 (2024-01-02T03:04:05.123Z) or Unix milliseconds"
+            "\"timestamp\" {} {why}; {ACCEPTED_TIMES}",
+            shown(text, t)
         ))
     })
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

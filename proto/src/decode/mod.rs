@@ -5,11 +5,17 @@
 //! the whole body with a [`DecodeError`] that says where (line or array index)
 //! and what to fix, and no entry is returned. Formats:
 //!
-//! - `text/plain` (also when no content type is given): each line that is not
-//!   blank is one record; see *Text lines* below.
+//! - `text/plain`, also when no content type is given and for
+//!   `application/x-www-form-urlencoded` (what `curl -d` sends unless told
+//!   otherwise): each line that is not blank is one record, the bytes as
+//!   sent (a form body is not form-decoded: `a+b%20c` stays `a+b%20c`); see
+//!   *Text lines* below.
 //! - `application/json`: one object or an array of objects.
 //! - `application/x-ndjson` (also `application/ndjson`,
 //!   `application/jsonlines`, `application/x-jsonlines`): one object per line.
+//!
+//! Every error about one record says which: `line N` (1-based, text and
+//! NDJSON) or `record N` (0-based index in a JSON array).
 //!
 //! # Text lines
 //!
@@ -26,15 +32,21 @@
 //! `{"message": string (required), "level"?, "service"?, "timestamp"?,
 //! "metadata"?}`. `level` is a level word ([`Level::parse`]) or a syslog
 //! severity number 0–7; when absent, an OpenTelemetry `severity_number` (1–24)
-//! is used; else INFO. `timestamp` is RFC 3339 text, Unix milliseconds (a
-//! number, integer or fractional, or a string of digits), or absent for the
-//! receive time. `metadata` must be an object; it is stored as compact JSON
-//! text. Other fields are ignored. `null` counts as absent for every optional
-//! field.
+//! is used; else INFO. `service` is a string of at most 65535 bytes.
+//! `timestamp` is RFC 3339 text, or Unix time in s, ms, µs or ns told apart
+//! by magnitude ([`crate::unix_time`]) as a JSON number (integer, fraction or
+//! exponent form) or a string holding one; absent means the receive time.
+//! `metadata` must be an object; it is stored as the producer's JSON text
+//! with only insignificant whitespace removed: numbers exactly as written,
+//! keys in their order (duplicates included), escapes as sent. Other fields
+//! are ignored, but must be valid JSON like the rest ([`json_text`]). `null`
+//! counts as absent for every optional field. A field Spool reads that
+//! appears twice in one record is an error: the record is ambiguous.
 //!
 //! [`Level::parse`]: spool_core::entry::Level::parse
 
 mod json;
+pub mod json_text;
 mod render;
 mod text;
 
@@ -172,7 +184,9 @@ fn format_of(content_type: Option<&str>) -> Result<Format, DecodeError> {
     };
     let media = value.split(';').next().unwrap_or(value).trim();
     let is = |name: &str| media.eq_ignore_ascii_case(name);
-    if is("text/plain") || media.is_empty() {
+    // curl -d sends the form type unless told otherwise; its body is the
+    // producer's text, so it is read as text lines, not form-decoded.
+    if is("text/plain") || is("application/x-www-form-urlencoded") || media.is_empty() {
         Ok(Format::Text)
     } else if is("application/json") {
         Ok(Format::Json)
@@ -193,7 +207,7 @@ fn format_of(content_type: Option<&str>) -> Result<Format, DecodeError> {
 /// Decodes an ingest body into entries, all or nothing.
 ///
 /// `content_type` is the `Content-Type` value (parameters are ignored; `None`
-/// means `text/plain`); `now_ns` is the receive time, used for records that
+/// and `application/x-www-form-urlencoded` mean `text/plain`); `now_ns` is the receive time, used for records that
 /// carry no timestamp. A leading UTF-8 byte-order mark is ignored.
 pub fn decode_entries(
     content_type: Option<&str>,
