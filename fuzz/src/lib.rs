@@ -20,6 +20,7 @@ use spool_core::record::{
 use spool_core::recover::{
     active_index, is_unwritten, scan_segment, CorruptionKind, Role, SegmentScan, SECTOR,
 };
+use spool_proto::decode::json_text;
 use spool_proto::{decode_entries, DecodeLimits, HttpError, Limits, Request, RequestParser};
 
 /// Reads control bytes from the front of an input; past the end reads zero.
@@ -754,7 +755,7 @@ pub fn http_request(data: &[u8]) {
 // ---------------------------------------------------------------------------
 
 /// The content types every input is decoded as.
-const CONTENT_TYPES: [Option<&str>; 7] = [
+const CONTENT_TYPES: [Option<&str>; 8] = [
     None,
     Some("text/plain"),
     Some("TEXT/Plain; charset=utf-8"),
@@ -762,6 +763,7 @@ const CONTENT_TYPES: [Option<&str>; 7] = [
     Some("application/x-ndjson"),
     Some("application/ndjson"),
     Some(" application/jsonlines ;q=1"),
+    Some("application/x-www-form-urlencoded"),
 ];
 
 /// `decode_entries` for every content type.
@@ -774,9 +776,14 @@ const CONTENT_TYPES: [Option<&str>; 7] = [
 /// each within `max_record_bytes`, each round-tripping exactly through
 /// `Entry::encode` / `EntryRef::decode`, with metadata empty or a JSON object;
 /// text entries are exactly the non-blank lines; errors carry 400/413 and the
-/// position their message names; `text/plain` and no content type agree, the
-/// NDJSON aliases agree, and a one-line object decodes the same as JSON and
-/// NDJSON; an unsupported type is always 415.
+/// position their message names; `text/plain`, the form type and no content
+/// type agree, the NDJSON aliases agree, and a one-line object decodes the
+/// same as JSON and NDJSON; an unsupported type is always 415. Only valid
+/// JSON is accepted (by `json_text`, and by serde_json unless a number is
+/// outside the f64 range), and each accepted JSON record's metadata is
+/// exactly its `metadata` member's text (found by serde_json) minus
+/// insignificant whitespace (removed by [`strip_json_whitespace`]), and its
+/// message and service are exactly the strings serde_json decodes.
 pub fn entry_decoders(data: &[u8]) {
     let mut c = Control::new(data);
     let ctrl = c.u8();
@@ -813,6 +820,7 @@ pub fn entry_decoders(data: &[u8]) {
     // Aliases agree exactly.
     assert_eq!(results[0], results[1], "no content type vs text/plain");
     assert_eq!(results[1], results[2], "text/plain with parameters");
+    assert_eq!(results[1], results[7], "form type vs text/plain");
     assert_eq!(results[4], results[5], "NDJSON aliases differ");
     assert_eq!(results[4], results[6], "NDJSON aliases differ");
     check_text(&results[1], body, now_ns, &limits);
@@ -820,7 +828,7 @@ pub fn entry_decoders(data: &[u8]) {
     // A body that is one valid JSON object on one line is the same record
     // either way.
     let unbom = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let valid_json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).is_ok();
+    let valid_json = |bytes: &[u8]| json_text::validate(bytes).is_ok();
     if !unbom.contains(&b'\n') && unbom.trim_ascii_start().starts_with(b"{") && valid_json(unbom) {
         let (json, ndjson) = (&results[3], &results[4]);
         assert_eq!(
@@ -834,19 +842,35 @@ pub fn entry_decoders(data: &[u8]) {
     }
 
     // Only valid JSON is accepted: the whole body for JSON, each non-blank
-    // line for NDJSON. (Fuzzing found the fast path accepting invalid UTF-8
-    // and lone surrogates in ignored fields; fixed, see regressions/.)
-    {
-        if results[3].is_ok() {
-            assert!(valid_json(unbom), "JSON body accepted but not valid JSON");
+    // line for NDJSON. (Fuzzing found the old fast path accepting invalid
+    // UTF-8 and lone surrogates in ignored fields; see regressions/.) Each
+    // accepted record is exactly what was sent.
+    if let Ok(entries) = &results[3] {
+        assert!(valid_json(unbom), "JSON body accepted but not valid JSON");
+        check_serde_agrees(unbom);
+        let records: Vec<&[u8]> = if unbom.trim_ascii_start().starts_with(b"[") {
+            let items: Vec<&serde_json::value::RawValue> =
+                serde_json::from_slice(unbom).expect("an accepted JSON array splits into elements");
+            items.iter().map(|r| r.get().as_bytes()).collect()
+        } else {
+            vec![unbom]
+        };
+        assert_eq!(records.len(), entries.len(), "one entry per array element");
+        for (record, entry) in records.iter().zip(entries) {
+            check_record_as_sent(record, entry);
         }
-        if results[4].is_ok() {
-            for line in unbom.split(|&b| b == b'\n') {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if !line.trim_ascii().is_empty() {
-                    assert!(valid_json(line), "NDJSON line accepted but not valid JSON");
-                }
-            }
+    }
+    if let Ok(entries) = &results[4] {
+        let lines: Vec<&[u8]> = unbom
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .filter(|l| !l.trim_ascii().is_empty())
+            .collect();
+        assert_eq!(lines.len(), entries.len(), "one entry per NDJSON line");
+        for (line, entry) in lines.iter().zip(entries) {
+            assert!(valid_json(line), "NDJSON line accepted but not valid JSON");
+            check_serde_agrees(line);
+            check_record_as_sent(line, entry);
         }
     }
 
@@ -875,9 +899,13 @@ fn check_decoded(
                 let back = EntryRef::decode(&bytes).expect("an encoded entry does not decode");
                 assert_eq!(&back.to_owned_entry(), entry, "entry does not round-trip");
                 if !entry.metadata.is_empty() {
-                    let v: serde_json::Value =
-                        serde_json::from_str(&entry.metadata).expect("metadata is not JSON");
-                    assert!(v.is_object(), "metadata is not an object");
+                    assert_eq!(
+                        json_text::validate(entry.metadata.as_bytes()),
+                        Ok(()),
+                        "metadata is not JSON"
+                    );
+                    assert!(entry.metadata.starts_with('{'), "metadata is not an object");
+                    check_serde_agrees(entry.metadata.as_bytes());
                 }
             }
         }
@@ -931,6 +959,117 @@ fn check_text(
                 lines.is_empty() || !all_utf8 || !fits || lines.len() > limits.max_records,
                 "valid text refused: {e:?}"
             );
+        }
+    }
+}
+
+/// serde_json accepts `json` too, unless a number is outside the f64 range
+/// (JSON allows any; serde_json reads numbers as f64).
+fn check_serde_agrees(json: &[u8]) {
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(json) {
+        assert!(
+            e.to_string().contains("number out of range"),
+            "valid JSON that serde_json refuses: {e}"
+        );
+    }
+}
+
+/// One accepted JSON record (an object's text) against its entry: metadata
+/// is the `metadata` member's text minus insignificant whitespace (`{}` is
+/// kept, `null` or absent is none), message and service the decoded strings.
+fn check_record_as_sent(record: &[u8], entry: &spool_core::entry::Entry) {
+    use serde_json::value::RawValue;
+    // Duplicate names of fields Spool reads are refused, so where the map
+    // keeps the last of several, it is one Spool ignores.
+    let members: std::collections::HashMap<String, &RawValue> =
+        serde_json::from_slice(record).expect("an accepted record is an object");
+    let raw = |name: &str| members.get(name).map(|r| r.get()).filter(|r| *r != "null");
+    let metadata = raw("metadata").map(|m| strip_json_whitespace(m.as_bytes()));
+    assert_eq!(
+        entry.metadata.as_bytes(),
+        metadata.as_deref().unwrap_or_default(),
+        "metadata is not the text sent minus whitespace"
+    );
+    let message: String = serde_json::from_str(raw("message").expect("accepted without a message"))
+        .expect("message decodes");
+    assert_eq!(entry.message, message, "message is not the string sent");
+    let service: String = raw("service")
+        .map(|s| serde_json::from_str(s).expect("service decodes"))
+        .unwrap_or_default();
+    assert_eq!(entry.service, service, "service is not the string sent");
+}
+
+/// `json` without whitespace outside strings, by a method independent of
+/// `json_text`: a quote toggles "in a string" unless it is escaped. `json`
+/// must be valid JSON.
+pub fn strip_json_whitespace(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        } else if b == b'"' {
+            in_string = true;
+        }
+        out.push(b);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// json_text
+// ---------------------------------------------------------------------------
+
+/// `spool_proto::decode::json_text`, the strict JSON text scanner.
+///
+/// Layout: the whole input is the text (no control bytes).
+///
+/// Properties: never panics; `validate` and `minify` agree; valid exactly
+/// when serde_json parses it as a `Value`, except numbers outside the f64
+/// range, which only serde_json refuses; an error's offset is within the
+/// text and `minify` leaves its output as it was; a valid text's minified
+/// form equals [`strip_json_whitespace`] of it, is valid, minifies to
+/// itself, and parses with serde_json to the same value.
+pub fn json_text(data: &[u8]) {
+    let verdict = json_text::validate(data);
+    let mut out = b"keep".to_vec();
+    let minified = json_text::minify(data, &mut out);
+    assert_eq!(verdict, minified, "validate and minify disagree");
+    let serde = serde_json::from_slice::<serde_json::Value>(data);
+    match (&verdict, &serde) {
+        (Ok(()), Ok(_)) | (Err(_), Err(_)) => {}
+        (Ok(()), Err(e)) => assert!(
+            e.to_string().contains("number out of range"),
+            "serde_json refuses ({e}) what json_text accepts"
+        ),
+        (Err(e), Ok(_)) => panic!("json_text refuses ({e}) what serde_json accepts"),
+    }
+    match verdict {
+        Err(e) => {
+            assert!(e.offset <= data.len(), "error offset past the end");
+            assert!(!e.message.is_empty());
+            assert_eq!(out, b"keep", "minify changed its output on error");
+        }
+        Ok(()) => {
+            assert_eq!(out.get(..4), Some(&b"keep"[..]));
+            let min = &out[4..];
+            assert_eq!(min, strip_json_whitespace(data), "minified differs");
+            let mut again = Vec::new();
+            assert_eq!(json_text::minify(min, &mut again), Ok(()));
+            assert_eq!(again, min, "minified text does not minify to itself");
+            if let Ok(value) = serde {
+                let back: serde_json::Value =
+                    serde_json::from_slice(min).expect("minified text parses");
+                assert_eq!(back, value, "minifying changed the value");
+            }
         }
     }
 }

@@ -77,6 +77,7 @@ fn generate_seeds() {
     recovery_scan_seeds();
     http_request_seeds();
     entry_decoders_seeds();
+    json_text_seeds();
 }
 
 fn record_decode_seeds() {
@@ -375,10 +376,68 @@ fn entry_decoders_seeds() {
         ),
         ("ndjson-bad-line", 0, b"{\"message\":\"one\"}\nnot json\n"),
         ("ndjson-escapes", 0, b"{\"message\":\"tab\\tnl\\n\\u00e9\\ud83d\\ude00\"}\n"),
+        (
+            "json-metadata-numbers",
+            0,
+            br#"{"message":"m","metadata":{"p":[1046.8333333333335,1119.0714285714287,0.1],"big":123456789012345678901234567890,"tiny":1e-400,"huge":-1E+400,"z":-0}}"#,
+        ),
+        (
+            "json-metadata-whitespace",
+            0,
+            b"{ \"message\" : \"m\" ,\r\n \"metadata\" :\t{ \"z\" : [ 1 , { } ] ,\n \"z\" : \"a \\u00e9 \\/\" } }",
+        ),
+        (
+            "json-timestamps",
+            4,
+            br#"[{"message":"s","timestamp":1700000000},{"message":"us","timestamp":1700000000123456},{"message":"ns","timestamp":"1700000000123456789"},{"message":"frac","timestamp":1.7000000001234567e9},{"message":"neg","timestamp":-1}]"#,
+        ),
+        ("json-duplicate-key", 0, br#"{"message":"a","message":"b"}"#),
+        ("json-escaped-key", 0, br#"{"\u006dessage":"m","x":1,"x":2}"#),
+        (
+            "json-array-bad-element",
+            0,
+            br#"[{"message":"ok"},{"message":"bad \ud800"}]"#,
+        ),
+        ("form-body", 0, b"System status: nominal\na+b%20c&d=e"),
     ];
     for (name, ctrl, body) in seeds {
         let mut v = vec![*ctrl];
         v.extend_from_slice(body);
         write(t, name, &v, run);
+    }
+}
+
+fn json_text_seeds() {
+    let t = "json_text";
+    let run = spool_fuzz::json_text;
+    let seeds: &[(&str, &[u8])] = &[
+        (
+            "object",
+            br#"{"a":[1,-0,1e400,"x\u00e9\ud83d\ude00",true,false,null,{}],"a":{}}"#,
+        ),
+        (
+            "whitespace",
+            b" \t\r\n{ \"k\" : [ 1 , 2 ] , \"s\" : \" in string \" }\n",
+        ),
+        (
+            "numbers",
+            b"[0,-0,0.5,-1.25e-3,1E+2,123456789012345678901234567890,1e-400,4.9e-324]",
+        ),
+        (
+            "escapes",
+            br#""\" \\ \/ \b \f \n \r \t \u0000 \uFFFF \uDBFF\uDFFF""#,
+        ),
+        ("lone-surrogate", br#""\ud800""#),
+        ("low-surrogate", br#"["\udc00"]"#),
+        ("bad-utf8", b"\"\xff\xc3\""),
+        ("control-char", b"\"tab\there\""),
+        ("leading-zero", b"[01]"),
+        ("trailing-comma", b"{\"a\":1,}"),
+        ("trailing-bytes", b"{} x"),
+        ("deep", &[b'['; 200]),
+        ("empty", b""),
+    ];
+    for (name, text) in seeds {
+        write(t, name, text, run);
     }
 }

@@ -73,3 +73,8 @@ fn http_request() {
 fn entry_decoders() {
     replay("entry_decoders", spool_fuzz::entry_decoders);
 }
+
+#[test]
+fn json_text() {
+    replay("json_text", spool_fuzz::json_text);
+}
