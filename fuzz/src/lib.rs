@@ -963,15 +963,29 @@ fn check_text(
     }
 }
 
-/// serde_json accepts `json` too, unless a number is outside the f64 range
-/// (JSON allows any; serde_json reads numbers as f64).
+/// serde_json accepts `json` too, unless [`serde_json_quirk`] explains why
+/// not.
 fn check_serde_agrees(json: &[u8]) {
     if let Err(e) = serde_json::from_slice::<serde_json::Value>(json) {
         assert!(
-            e.to_string().contains("number out of range"),
+            serde_json_quirk(&e, json),
             "valid JSON that serde_json refuses: {e}"
         );
     }
+}
+
+/// The valid JSON serde_json refuses when it parses a `Value`: numbers
+/// outside the f64 range (it reads numbers as f64), and, with its
+/// `raw_value` feature on (this crate turns it on; Spool's build does not),
+/// an object whose member name is its private marker for raw values
+/// (fuzzing found `{"$serde_json::private::RawValue":"x"}`; see
+/// `regressions/json_text/`).
+fn serde_json_quirk(e: &serde_json::Error, json: &[u8]) -> bool {
+    const RAW_VALUE_MARKER: &[u8] = b"$serde_json::private::RawValue";
+    e.to_string().contains("number out of range")
+        || json
+            .windows(RAW_VALUE_MARKER.len())
+            .any(|w| w == RAW_VALUE_MARKER)
 }
 
 /// One accepted JSON record (an object's text) against its entry: metadata
@@ -1033,8 +1047,8 @@ pub fn strip_json_whitespace(json: &[u8]) -> Vec<u8> {
 /// Layout: the whole input is the text (no control bytes).
 ///
 /// Properties: never panics; `validate` and `minify` agree; valid exactly
-/// when serde_json parses it as a `Value`, except numbers outside the f64
-/// range, which only serde_json refuses; an error's offset is within the
+/// when serde_json parses it as a `Value`, except where
+/// [`serde_json_quirk`] says serde_json alone refuses; an error's offset is within the
 /// text and `minify` leaves its output as it was; a valid text's minified
 /// form equals [`strip_json_whitespace`] of it, is valid, minifies to
 /// itself, and parses with serde_json to the same value.
@@ -1047,7 +1061,7 @@ pub fn json_text(data: &[u8]) {
     match (&verdict, &serde) {
         (Ok(()), Ok(_)) | (Err(_), Err(_)) => {}
         (Ok(()), Err(e)) => assert!(
-            e.to_string().contains("number out of range"),
+            serde_json_quirk(e, data),
             "serde_json refuses ({e}) what json_text accepts"
         ),
         (Err(e), Ok(_)) => panic!("json_text refuses ({e}) what serde_json accepts"),

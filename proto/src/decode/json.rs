@@ -8,6 +8,8 @@
 //! numbers from their text, and `metadata` is kept as its own text with the
 //! insignificant whitespace removed, every number as written.
 
+use std::borrow::Cow;
+
 use spool_core::entry::{Entry, Level};
 
 use super::json_text::{JsonTextError, Kind, Minify, NoSink, Scanner, Token};
@@ -320,13 +322,16 @@ fn record(
     )?)
 }
 
-/// A checked string token's value.
-fn decode_string(text: &[u8], t: Token) -> Result<String, RecordProblem> {
+/// A checked string token's value, borrowed from the body when it has no
+/// escapes.
+fn decode_string(text: &[u8], t: Token) -> Result<Cow<'_, str>, RecordProblem> {
     let decoded = match t.kind {
         Kind::String { escaped: false } => std::str::from_utf8(t.string_body(text))
-            .map(str::to_owned)
+            .map(Cow::Borrowed)
             .map_err(|_| ()),
-        _ => serde_json::from_slice::<String>(t.text(text)).map_err(|_| ()),
+        _ => serde_json::from_slice::<String>(t.text(text))
+            .map(Cow::Owned)
+            .map_err(|_| ()),
     };
     // The scanner checked the string as serde_json would; this is only
     // reached if the two ever disagree.
@@ -335,7 +340,7 @@ fn decode_string(text: &[u8], t: Token) -> Result<String, RecordProblem> {
 
 fn string_field(text: &[u8], t: Token, field: Field) -> Result<String, RecordProblem> {
     match t.kind {
-        Kind::String { .. } => decode_string(text, t),
+        Kind::String { .. } => decode_string(text, t).map(Cow::into_owned),
         other => Err(RecordProblem::bad(format!(
             "\"{}\" must be a string, not {}",
             field.name(),
