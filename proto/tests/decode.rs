@@ -222,6 +222,11 @@ fn json_record_errors() {
         ),
         ("\"just a string\"", "must be a JSON object or an array"),
         ("{\"message\":", "not valid JSON"),
+        (
+            "{\"message\":\"a\"}\n{\"message\":\"b\"}",
+            "one object per line is application/x-ndjson",
+        ),
+        ("[{\"message\":\"a\"}] x", "bytes follow the first value"),
     ];
     for (body, needle) in cases {
         let err = json_err(body);

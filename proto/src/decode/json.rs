@@ -89,7 +89,15 @@ pub(super) fn decode_json(
         }
     };
     s.skip_ws();
-    s.finish().map_err(invalid)?;
+    if s.peek().is_some() {
+        return Err(DecodeError::body(
+            400,
+            format!(
+                "body is not valid JSON at byte {}: bytes follow the first value; send one object or one array of objects (one object per line is application/x-ndjson)",
+                s.pos()
+            ),
+        ));
+    }
     Ok(entries)
 }
 
