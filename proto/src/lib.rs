@@ -26,3 +26,4 @@ pub use http::{
     Version,
 };
 pub use rfc3339::{format_rfc3339_nanos, parse_rfc3339, parse_time_param};
+pub use unix_time::parse_unix_time;

@@ -5,16 +5,19 @@
 //! boundaries VictoriaLogs uses (`ParseUnixTimestamp` in
 //! `app/vlinsert/insertutils/timestamp.go` of VictoriaMetrics/VictoriaMetrics):
 //!
-//! | integer part `n` | unit | latest time in that unit |
+//! | integer part `n` | unit | times it covers |
 //! |---|---|---|
-//! | `n < 2^31 = 2147483648` | seconds | 2038-01-19T03:14:07.999999999Z |
-//! | `n < 2147483648000` | milliseconds | 2038-01-19T03:14:07.999999999Z |
-//! | `n < 2147483648000000` | microseconds | 2038-01-19T03:14:07.999999999Z |
-//! | otherwise, `n ≤ 18446744073709551615` | nanoseconds | 2554-07-21T23:34:33.709551615Z |
+//! | `n < 2^31 = 2147483648` | seconds | 1970-01-01 to 2038-01-19T03:14:07.999999999Z |
+//! | `2147483648 ≤ n < 2147483648000` | milliseconds | 1970-01-25T20:31:23.648Z to 2038-01-19T03:14:07.999999999Z |
+//! | `2147483648000 ≤ n < 2147483648000000` | microseconds | the same span |
+//! | `2147483648000000 ≤ n ≤ 18446744073709551615` | nanoseconds | 1970-01-25T20:31:23.648Z to 2554-07-21T23:34:33.709551615Z |
 //!
-//! So every unit covers 1970 to 2038 and no two overlap in that span:
-//! `1700000000`, `1700000000123`, `1700000000123456` and
-//! `1700000000123456789` are all 2023-11-14T22:13:20Z (and a little).
+//! The number ranges do not overlap, and any time from 1970-01-25 to 2038
+//! can be sent in any of the four units: `1700000000`, `1700000000123`,
+//! `1700000000123456` and `1700000000123456789` are all
+//! 2023-11-14T22:13:20Z (and a little). The price, as in VictoriaLogs: a
+//! millisecond, microsecond or nanosecond time before 1970-01-25 reads as a
+//! (later) time in the next coarser unit.
 //!
 //! Where Spool differs from VictoriaLogs, and why:
 //! - The value is decimal text read exactly, never through `f64`: a
@@ -115,7 +118,7 @@ impl<'a> Decimal<'a> {
         let int_start = i;
         i = skip_digits(t, i);
         let int = t.get(int_start..i)?;
-        if int.is_empty() || (int.len() > 1 && int[0] == b'0') {
+        if int.is_empty() || (int.len() > 1 && int.first() == Some(&b'0')) {
             return None;
         }
         let mut frac: &[u8] = &[];

@@ -475,7 +475,7 @@ impl<'a> Scanner<'a> {
                     while t.get(i).is_some_and(|&b| b >= 0x80) {
                         i += 1;
                     }
-                    if let Err(e) = std::str::from_utf8(&t[from..i]) {
+                    if let Err(e) = std::str::from_utf8(t.get(from..i).unwrap_or_default()) {
                         return self.err(from + e.valid_up_to(), "invalid UTF-8 in a string");
                     }
                 }
