@@ -129,7 +129,7 @@ fn acknowledged_records_survive_sigkill_byte_for_byte() {
                     };
                     conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                     let req = format!(
-                        "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
                     );
                     if std::io::Write::write_all(&mut conn, req.as_bytes()).is_err() {
@@ -495,7 +495,7 @@ fn a_failed_fdatasync_is_never_acknowledged_and_the_daemon_exits() {
     for i in 0..6 {
         let mut conn = connect(s.addr);
         let body = format!("line {i}");
-        let req = format!("POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        let req = format!("POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         if std::io::Write::write_all(&mut conn, req.as_bytes()).is_err() {
             break;
         }

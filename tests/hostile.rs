@@ -91,7 +91,7 @@ impl Rng {
 fn smuggled(n: usize) -> String {
     let body = format!("SMUGGLED-{n}");
     format!(
-        "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }
@@ -99,7 +99,7 @@ fn smuggled(n: usize) -> String {
 /// A request head for `POST /ingest` with `extra` header lines (each ending
 /// in CRLF) and the blank line.
 fn head(version: &str, extra: &str) -> String {
-    format!("POST /ingest {version}\r\nHost: t\r\nContent-Type: text/plain\r\n{extra}\r\n")
+    format!("POST /ingest {version}\r\nHost: localhost\r\nContent-Type: text/plain\r\n{extra}\r\n")
 }
 
 #[test]
@@ -386,7 +386,7 @@ fn oversized_head_body_and_record_are_refused() {
         &((0..60).map(|i| format!("X-F{i:02}: {}\r\n", "v".repeat(40)))).collect::<String>(),
     ) + "OVERSIZE";
     let endless = format!(
-        "POST /ingest HTTP/1.1\r\nHost: t\r\nX-Endless: {}",
+        "POST /ingest HTTP/1.1\r\nHost: localhost\r\nX-Endless: {}",
         "e".repeat(3000)
     );
     for (name, req) in [
@@ -680,7 +680,7 @@ fn open_idle(addr: SocketAddr, n: usize, limit: Duration) -> Vec<TcpStream> {
 #[track_caller]
 fn health_on(c: &mut TcpStream, what: &str) {
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let r = read_response(c).unwrap_or_else(|| panic!("{what}: no answer"));
     assert_eq!(r.status, 200, "{what}: {}", r.text());
@@ -826,9 +826,9 @@ fn random_garbage_never_crashes_the_server() {
                     let len = 1 + rng.below(2000) as usize;
                     let mut bytes = match rng.below(5) {
                         1 => b"GET /healthz HTTP/1.1\r\n".to_vec(),
-                        2 => b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        2 => b"POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                             .to_vec(),
-                        3 => b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2001\r\n\r\n"
+                        3 => b"POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2001\r\n\r\n"
                             .to_vec(),
                         _ => Vec::new(),
                     };

@@ -172,13 +172,13 @@ fn is_rfc3339_ns_utc(t: &str) -> bool {
 /// An HTTP/1.1 keep-alive POST to /ingest.
 fn keepalive_post(body: &str) -> Vec<u8> {
     format!(
-        "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
 }
 
-const HEALTH_KEEPALIVE: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+const HEALTH_KEEPALIVE: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 // ---------------------------------------------------------------------------
 // 1. Ingest formats, acks, and what `spool cat` reads back.
@@ -430,7 +430,7 @@ fn wrong_method_is_405_with_allow() {
 
     let r = raw(
         s.addr,
-        b"PUT /ingest HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot stored",
+        b"PUT /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot stored",
     );
     expect_error(&r, 405, &["POST"]);
     assert_eq!(r.header("allow"), Some("POST"));
@@ -443,7 +443,7 @@ fn post_without_length_is_411_and_closes() {
     let mut s = start(dir.path(), &[]);
     let id = seed(&s, "seed 411");
     let mut c = connect(s.addr);
-    c.write_all(b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n\r\n")
+    c.write_all(b"POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n\r\n")
         .unwrap();
     let r = read_response(&mut c).expect("a 411 answer");
     expect_error(&r, 411, &["Content-Length"]);
@@ -464,7 +464,7 @@ fn body_over_max_body_is_413_before_the_body_is_sent() {
     let mut c = connect(s.addr);
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     c.write_all(
-        b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 1048576\r\n\r\n",
+        b"POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 1048576\r\n\r\n",
     )
     .unwrap();
     let r = read_response(&mut c).expect("413 before any body byte is sent");
@@ -476,7 +476,7 @@ fn body_over_max_body_is_413_before_the_body_is_sent() {
     let mut c = connect(s.addr);
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     c.write_all(
-        b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n",
+        b"POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n",
     )
     .unwrap();
     let r = read_response(&mut c).expect("413 for an oversized chunk");
@@ -625,7 +625,7 @@ fn oversized_header_is_431() {
     let id = seed(&s, "seed 431");
     let mut c = connect(s.addr);
     let req = format!(
-        "POST /ingest HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nnot stored",
+        "POST /ingest HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nnot stored",
         "h".repeat(4096)
     );
     c.write_all(req.as_bytes()).unwrap();
@@ -644,47 +644,47 @@ fn smuggling_shapes_are_400_and_close() {
     let id = seed(&s, "seed smuggling");
     // Every body below would, under some other framing reading, carry a
     // record or a second request with SMUGGLED in it.
-    let inner = "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\nSMUGGLED";
+    let inner = "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Length: 8\r\n\r\nSMUGGLED";
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "CL+TE",
             format!(
-                "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n{inner}"
+                "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n{inner}"
             ),
             "both",
         ),
         (
             "two Content-Length",
             format!(
-                "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 8\r\nContent-Length: 0\r\n\r\nSMUGGLED{inner}"
+                "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 8\r\nContent-Length: 0\r\n\r\nSMUGGLED{inner}"
             ),
             "Content-Length",
         ),
         (
             "Content-Length: +5",
             format!(
-                "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: +8\r\n\r\nSMUGGLED{inner}"
+                "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: +8\r\n\r\nSMUGGLED{inner}"
             ),
             "Content-Length",
         ),
         (
             "Transfer-Encoding: gzip",
             format!(
-                "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n\r\nSMUGGLED{inner}"
+                "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n\r\nSMUGGLED{inner}"
             ),
             "chunked",
         ),
         (
             "TE on HTTP/1.0",
             format!(
-                "POST /ingest HTTP/1.0\r\nHost: t\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nContent-Length: 8\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n{inner}"
+                "POST /ingest HTTP/1.0\r\nHost: localhost\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nContent-Length: 8\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n{inner}"
             ),
             "HTTP/1.0",
         ),
         (
             "TE alone on HTTP/1.0",
             format!(
-                "POST /ingest HTTP/1.0\r\nHost: t\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n{inner}"
+                "POST /ingest HTTP/1.0\r\nHost: localhost\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n{inner}"
             ),
             "HTTP/1.0",
         ),
@@ -725,7 +725,7 @@ fn keep_alive_serves_three_requests_on_one_connection() {
     let id = ack_one(&r);
     assert_eq!(r.header("connection"), None);
 
-    c.write_all(b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    c.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let r = read_response(&mut c).expect("third answer");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -820,7 +820,7 @@ fn chunked_post_body_is_decoded() {
     let mut c = connect(s.addr);
     // Lines split across chunks, a chunk extension, a trailer, several writes.
     c.write_all(
-        b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n",
     )
     .unwrap();
     let chunk = |data: &str, ext: &str| format!("{:x}{ext}\r\n{data}\r\n", data.len());
@@ -851,7 +851,7 @@ fn expect_100_continue_gets_interim_answer_first() {
     let body = "continued record\n";
     c.write_all(
         format!(
-            "POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            "POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -877,7 +877,7 @@ fn head_healthz_has_no_body() {
     let dir = TempDir::new("head");
     let mut s = start(dir.path(), &[]);
     let mut c = connect(s.addr);
-    c.write_all(b"HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    c.write_all(b"HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let (head, status, headers) = read_head(&mut c);
     assert_eq!(status, 200, "{head}");
@@ -887,7 +887,7 @@ fn head_healthz_has_no_body() {
     }
     // Keep-alive: the next answer on the connection must follow immediately,
     // which proves no body bytes were sent in between.
-    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut rest = Vec::new();
     c.read_to_end(&mut rest).unwrap();
@@ -1019,7 +1019,7 @@ fn slow_request_head_gets_408_while_others_are_served() {
     let dir = TempDir::new("reqtimeout");
     let mut s = start(dir.path(), &["--request-timeout", "1s"]);
     let mut slow = connect(s.addr);
-    slow.write_all(b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Ty")
+    slow.write_all(b"POST /ingest HTTP/1.1\r\nHost: localhost\r\nContent-Ty")
         .unwrap();
     let sent = Instant::now();
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use spool_core::commit::CommitConfig;
 use spool_core::segment::SegmentPolicy;
+use spool_proto::http::origin::{AllowedHosts, AllowedOrigins, WebAccess};
 
 /// Everything `spool serve` can be told.
 #[derive(Clone, Debug)]
@@ -38,6 +39,9 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Bound on bytes queued for the next write (beyond: 503).
     pub max_queued: u64,
+    /// Hosts and origins besides loopback and the daemon's own that may
+    /// send requests (`--allow-host`, `--allow-origin`).
+    pub web: WebAccess,
 }
 
 impl Default for ServeConfig {
@@ -56,6 +60,7 @@ impl Default for ServeConfig {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             max_queued: 64 << 20,
+            web: WebAccess::default(),
         }
     }
 }
@@ -127,6 +132,16 @@ const OPTIONS: &[(&str, &str, &str)] = &[
         "max-queued",
         "SPOOL_MAX_QUEUED",
         "bytes waiting for the disk before 503 [64MiB]",
+    ),
+    (
+        "allow-origin",
+        "SPOOL_ALLOW_ORIGIN",
+        "web origins allowed besides the daemon's own, comma list (https://dash.example.com:8443); * allows every page [none]",
+    ),
+    (
+        "allow-host",
+        "SPOOL_ALLOW_HOST",
+        "Host names answered besides localhost and IP addresses, comma list; .example.com includes subdomains; * turns the DNS-rebinding check off [none]",
     ),
 ];
 
@@ -203,6 +218,8 @@ impl ServeConfig {
             "idle-timeout" => self.idle_timeout = parse_duration(v)?,
             "request-timeout" => self.request_timeout = parse_duration(v)?,
             "max-queued" => self.max_queued = parse_size(v)?,
+            "allow-origin" => self.web.origins = AllowedOrigins::parse(v)?,
+            "allow-host" => self.web.hosts = AllowedHosts::parse(v)?,
             _ => return Err(format!("unknown option {flag}")),
         }
         Ok(())
@@ -298,5 +315,35 @@ mod tests {
         assert_eq!(cfg.max_body, 1 << 20);
         let mut bad = lexopt::Parser::from_args(["--segment-size", "1KiB"]);
         assert!(ServeConfig::from_sources(|_| None, &mut bad).is_err());
+    }
+
+    #[test]
+    fn allow_lists_from_environment_and_flags() {
+        let env = |k: &str| match k {
+            "SPOOL_ALLOW_HOST" => Some(OsString::from("env.example")),
+            "SPOOL_ALLOW_ORIGIN" => Some(OsString::from("http://env.example")),
+            _ => None,
+        };
+        let mut args = lexopt::Parser::from_args(["--allow-host", ".flag.example,spool.lan"]);
+        let cfg = ServeConfig::from_sources(env, &mut args).unwrap();
+        assert_eq!(
+            cfg.web.hosts,
+            AllowedHosts::parse(".flag.example,spool.lan").unwrap()
+        );
+        assert_eq!(
+            cfg.web.origins,
+            AllowedOrigins::parse("http://env.example").unwrap()
+        );
+        for bad in [
+            ["--allow-host", "a.example:80"],
+            ["--allow-origin", "a.example"],
+            ["--allow-origin", "null"],
+        ] {
+            let mut args = lexopt::Parser::from_args(bad);
+            let err = ServeConfig::from_sources(|_| None, &mut args).unwrap_err();
+            assert!(err.starts_with(&format!("{}:", bad[0])), "{err}");
+        }
+        assert!(options_help().contains("SPOOL_ALLOW_ORIGIN"));
+        assert!(options_help().contains("SPOOL_ALLOW_HOST"));
     }
 }

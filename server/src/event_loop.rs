@@ -475,7 +475,7 @@ impl Server {
     fn handle(&mut self, idx: usize, req: Request) {
         let keep_alive = req.keep_alive && self.draining.is_none();
         let version = req.version;
-        let reply = match routes::route(&req) {
+        let reply = match routes::route(&req, &self.cfg.web) {
             Route::Ingest => {
                 if self.failed || self.draining.is_some() {
                     routes::unavailable(self.failed)

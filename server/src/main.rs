@@ -54,6 +54,14 @@ fn serve(args: &mut lexopt::Parser) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if cfg.web.hosts.allows_any() {
+        eprintln!("spool: --allow-host *: every Host is answered, so a web page on a DNS name pointed at this machine (DNS rebinding) can use spool");
+    }
+    if cfg.web.origins.allows_any() {
+        eprintln!(
+            "spool: --allow-origin *: every web page the user opens can send requests to spool"
+        );
+    }
     match server.local_addr() {
         Ok(addr) => eprintln!(
             "spool: listening on http://{addr} (data in {})",

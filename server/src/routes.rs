@@ -4,7 +4,9 @@
 
 use spool_core::record::Lsn;
 use spool_proto::decode::{decode_entries, DecodeLimits};
-use spool_proto::http::{json_error, write_head, write_json, Method, Request, Version};
+use spool_proto::http::{
+    json_error, write_head, write_json, Method, Request, Scheme, Version, WebAccess,
+};
 
 use crate::log::{now_ns, Log};
 use spool_core::commit::SubmitError;
@@ -71,12 +73,18 @@ pub enum Route {
     Health,
     /// `GET /readyz`.
     Ready,
-    /// Answered at once (404, 405).
+    /// Answered at once (400 or 403 from the web check, 404, 405).
     Reply(Reply),
 }
 
-/// Picks the handler for a request.
-pub fn route(req: &Request) -> Route {
+/// Picks the handler for a request. Before any path is looked at, `web`
+/// refuses requests a web page may have sent without leave (SPEC §3: a
+/// foreign `Origin`, a `Host` open to DNS rebinding): 403, or 400 for a
+/// malformed `Host` or repeated fields.
+pub fn route(req: &Request, web: &WebAccess) -> Route {
+    if let Err(refusal) = web.check(Scheme::Http, req) {
+        return Route::Reply(error(refusal.status(), &refusal.message()));
+    }
     let get = matches!(req.method, Method::Get | Method::Head);
     match req.path.as_str() {
         "/ingest" if req.method == Method::Post => Route::Ingest,

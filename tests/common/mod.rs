@@ -258,7 +258,7 @@ pub fn raw(addr: SocketAddr, bytes: &[u8]) -> Response {
 /// `POST path` with a content type and body on a new connection.
 pub fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Response {
     let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -270,7 +270,7 @@ pub fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Re
 pub fn get(addr: SocketAddr, path: &str) -> Response {
     raw(
         addr,
-        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
     )
 }
 

@@ -11,12 +11,18 @@
 //!
 //! [`write_response`], [`write_head`], [`write_json`] and [`write_continue`]
 //! append complete responses to a caller-owned buffer.
+//!
+//! [`origin`] decides, from `Host` and `Origin`, whether a request may be
+//! from a web page that has no business with the daemon (DNS rebinding,
+//! cross-site posts): [`WebAccess::check`].
 
+pub mod origin;
 mod parser;
 mod response;
 
 use std::fmt;
 
+pub use origin::{Refusal, Scheme, WebAccess};
 pub use parser::RequestParser;
 pub(crate) use response::push_decimal;
 pub use response::{
