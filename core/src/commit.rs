@@ -28,17 +28,25 @@
 //!   record is written) is reported in [`Event::Rejected`] and was never
 //!   written; creation is retried after
 //!   [`CommitConfig::disk_full_retry_ns`] or as soon as a deletion frees space.
-//! - Every record id is used at most once. Rejected ids are not reused, so
-//!   ids on disk increase but may skip.
+//! - Ids are dense: each record's id is the previous one's + 1. Records
+//!   rejected for lack of space were never written nor acknowledged, so
+//!   their ids go to the next records; [`Event::Rejected`] carries the id
+//!   epoch it applies to ([`GroupCommit::id_epoch`]), so an owner never
+//!   mistakes a later record that reuses an id for the rejected one.
+//! - Before the first record goes into a new segment, the segment's creation
+//!   has written the [`LogMark`] (`IoOp::Prepare` carries it), whose
+//!   `id_bound` covers every id that can be handed out until the next
+//!   segment is created.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::mark::{records_per_segment, CleanEnd, LogMark};
 use crate::record::{
     encode_frame, frame_len, Lsn, SegmentId, FLAG_BATCH_START, SEGMENT_HEADER_LEN,
 };
-use crate::segment::{SegmentInfo, SegmentPolicy};
+use crate::segment::{DeleteReason, SegmentInfo, SegmentPolicy};
 
 /// Tuning of the group commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,8 +97,16 @@ pub struct LogState {
     pub active: Option<SegmentId>,
     /// The write position in the active segment.
     pub active_end: u64,
-    /// The last record id in the log (`Lsn(0)` for none).
+    /// The last id given out: the last record in the log (`Lsn(0)` for
+    /// none), or past it when lost records were accepted (ids continue
+    /// after the lost ones).
     pub last_lsn: Lsn,
+    /// Id ranges declared lost, kept in every [`LogMark`] written.
+    pub gaps: Vec<(Lsn, Lsn)>,
+    /// The active segment takes no more records (ids continue after a
+    /// declared gap, and ids are dense within a segment): the next record
+    /// starts a new segment.
+    pub seal_active: bool,
 }
 
 /// One IO operation for the caller to perform, then pass back to
@@ -99,12 +115,16 @@ pub struct LogState {
 pub enum IoOp {
     /// Create segment `segment`: write its header, preallocate `file_bytes`,
     /// sync the file, make it visible under its final name, sync the
-    /// directory.
+    /// directory; then replace the log mark with `mark` (written to a
+    /// temporary name, synced, renamed, directory synced). The operation
+    /// succeeds only when both are durable.
     Prepare {
         /// The new segment.
         segment: SegmentId,
         /// Its file size.
         file_bytes: u64,
+        /// The mark to write once the segment exists.
+        mark: LogMark,
     },
     /// Write `data` at `offset` in `segment`, then fdatasync that file.
     Append {
@@ -133,6 +153,9 @@ pub enum IoError {
     NoSpace,
     /// Any other failure, with the OS error number; a short write is `EIO`.
     Os(i32),
+    /// The segment file was deleted (its link count is 0) while the log
+    /// wrote to it: what was written there is gone with it.
+    SegmentDeleted,
 }
 
 impl fmt::Display for IoError {
@@ -140,6 +163,9 @@ impl fmt::Display for IoError {
         match self {
             IoError::NoSpace => f.write_str("no space left on device"),
             IoError::Os(errno) => write!(f, "OS error {errno}"),
+            IoError::SegmentDeleted => {
+                f.write_str("the segment file was deleted while being written")
+            }
         }
     }
 }
@@ -150,12 +176,16 @@ pub enum Event {
     /// Every submitted record with an id up to this one, other than those
     /// reported rejected, is written and synced.
     Durable(Lsn),
-    /// Records `first..=last` were not written (disk full) and never will be.
+    /// Records `first..=last` submitted in id epoch `epoch` were not written
+    /// (disk full) and never will be. Their ids go to the next records,
+    /// which belong to epoch `epoch + 1`.
     Rejected {
         /// First rejected id.
         first: Lsn,
         /// Last rejected id.
         last: Lsn,
+        /// The id epoch the rejected records were submitted in.
+        epoch: u64,
     },
     /// A write or sync failed: records `first..=last` (empty when
     /// `first > last`) will never be acknowledged and the log accepts
@@ -176,7 +206,18 @@ pub enum Event {
         active: SegmentId,
     },
     /// A segment was deleted by retention.
-    Deleted(SegmentId),
+    Deleted {
+        /// The segment deleted.
+        segment: SegmentId,
+        /// Its first record id (`Lsn(0)`: it held none).
+        first: Lsn,
+        /// Its last record id.
+        last: Lsn,
+        /// Its file size.
+        file_bytes: u64,
+        /// Why it was deleted.
+        reason: DeleteReason,
+    },
 }
 
 /// Why a submit was refused. Nothing was queued.
@@ -278,6 +319,16 @@ pub struct GroupCommit {
     /// Appends in issue order; acknowledged only from the front.
     appends: VecDeque<AppendInFlight>,
     maintenance: Option<Maintenance>,
+    /// Why each queued or running delete was chosen.
+    delete_reasons: Vec<(SegmentId, DeleteReason)>,
+    /// Segments up to this one take no more records ([`LogState::seal_active`]).
+    sealed_through: SegmentId,
+    /// Id ranges declared lost, carried into every mark.
+    gaps: Vec<(Lsn, Lsn)>,
+    /// The highest `id_bound` written in a mark.
+    id_bound: Lsn,
+    /// Rejections so far: the id epoch.
+    epoch: u64,
     /// Segment of the last completed append.
     active: SegmentId,
     /// Highest segment whose file exists.
@@ -306,8 +357,18 @@ impl GroupCommit {
         } else {
             SEGMENT_HEADER_LEN
         };
+        let sealed_through = if state.seal_active {
+            active
+        } else {
+            SegmentId(0)
+        };
         let mut gc = GroupCommit {
             cfg,
+            delete_reasons: Vec::new(),
+            sealed_through,
+            gaps: state.gaps,
+            id_bound: state.last_lsn,
+            epoch: 0,
             next_lsn: state.last_lsn.next(),
             durable: state.last_lsn,
             place_segment: active,
@@ -329,8 +390,65 @@ impl GroupCommit {
             failed: false,
             stats: CommitStats::default(),
         };
+        gc.id_bound = gc.bound_now();
         gc.plan_retention(now_ns);
         gc
+    }
+
+    /// The bound on ids given out before the next segment is created: ids
+    /// already given, plus what the active segment and the next one can
+    /// hold (a record reaches a third segment only after that segment's
+    /// creation wrote a new mark).
+    fn bound_now(&self) -> Lsn {
+        let room = records_per_segment(self.cfg.policy.segment_bytes).saturating_mul(2);
+        Lsn((self.next_lsn.0 - 1).saturating_add(room)).max(self.id_bound)
+    }
+
+    /// The mark to write when the log opens, before any record is written:
+    /// not clean, naming the newest segment and bounding the ids this run
+    /// may give out before it creates another segment.
+    pub fn open_mark(&self) -> LogMark {
+        LogMark {
+            newest_segment: self.prepared,
+            durable: self.durable,
+            id_bound: self.id_bound,
+            clean: None,
+            gaps: self.gaps.clone(),
+        }
+    }
+
+    /// The mark to write at a clean shutdown: where the log ends now.
+    /// `None` unless the log is idle and has not failed.
+    pub fn clean_mark(&self) -> Option<LogMark> {
+        if self.failed || !self.is_idle() {
+            return None;
+        }
+        let clean = if self.written_segment.0 != 0 {
+            Some(CleanEnd {
+                segment: self.written_segment,
+                end: self.written_end,
+            })
+        } else {
+            // No segment yet, or none written: recovery finds the first
+            // segment empty, its end right after the header.
+            self.segments.first().map(|s| CleanEnd {
+                segment: s.id,
+                end: SEGMENT_HEADER_LEN,
+            })
+        };
+        Some(LogMark {
+            newest_segment: self.prepared,
+            durable: self.durable,
+            id_bound: self.durable.max(Lsn(self.next_lsn.0 - 1)),
+            clean,
+            gaps: self.gaps.clone(),
+        })
+    }
+
+    /// The id epoch: how many times queued records were rejected (and
+    /// their ids given again). See [`Event::Rejected`].
+    pub fn id_epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The id the next submitted record will get.
@@ -430,15 +548,18 @@ impl GroupCommit {
     }
 
     fn would_need_new_segment(&self, total: u64) -> bool {
-        self.place_segment > self.prepared
-            || self.place_segment.0 == 0
-            || self.place_offset + total > self.cfg.policy.segment_bytes
+        self.place_segment >= self.prepared
+            && (self.place_segment > self.prepared
+                || self.place_segment.0 == 0
+                || self.place_segment <= self.sealed_through
+                || self.place_offset + total > self.cfg.policy.segment_bytes)
     }
 
     fn place(&mut self, now_ns: u64, payload: &[u8]) {
         let len = frame_len(payload.len() as u32);
         let policy = &self.cfg.policy;
         if self.place_segment.0 == 0
+            || self.place_segment <= self.sealed_through
             || policy.needs_new_segment(self.place_offset, len, self.place_started_ns, now_ns)
         {
             self.place_segment = self.place_segment.next();
@@ -549,9 +670,17 @@ impl GroupCommit {
     fn start_prepare(&mut self) -> IoOp {
         let segment = self.prepared.next();
         self.maintenance = Some(Maintenance::Prepare(segment));
+        self.id_bound = self.bound_now();
         IoOp::Prepare {
             segment,
             file_bytes: self.cfg.policy.segment_bytes,
+            mark: LogMark {
+                newest_segment: segment,
+                durable: self.durable,
+                id_bound: self.id_bound,
+                clean: None,
+                gaps: self.gaps.clone(),
+            },
         }
     }
 
@@ -570,7 +699,15 @@ impl GroupCommit {
         self.queued_bytes = 0;
         self.place_segment = self.written_segment;
         self.place_offset = self.written_end;
-        self.events.push_back(Event::Rejected { first, last });
+        // Nothing from `first` on was written or acknowledged: the next
+        // records take these ids, in a new epoch.
+        self.next_lsn = first;
+        self.events.push_back(Event::Rejected {
+            first,
+            last,
+            epoch: self.epoch,
+        });
+        self.epoch += 1;
     }
 
     /// Reports the result of an operation `poll_io` handed out (pass the op
@@ -625,6 +762,8 @@ impl GroupCommit {
                             id: segment,
                             file_bytes: self.cfg.policy.segment_bytes,
                             sealed_at_ns: now_ns,
+                            first: Lsn(0),
+                            last: Lsn(0),
                         });
                         self.plan_retention(now_ns);
                     }
@@ -643,11 +782,23 @@ impl GroupCommit {
                 if self.failed {
                     return;
                 }
+                let reason = self
+                    .delete_reasons
+                    .iter()
+                    .position(|(id, _)| *id == segment)
+                    .map_or(DeleteReason::Size, |i| self.delete_reasons.swap_remove(i).1);
                 match result {
                     Ok(()) => {
+                        let info = self.segments.iter().find(|s| s.id == segment).copied();
                         self.segments.retain(|s| s.id != segment);
                         self.stats.segments_deleted += 1;
-                        self.events.push_back(Event::Deleted(segment));
+                        self.events.push_back(Event::Deleted {
+                            segment,
+                            first: info.map_or(Lsn(0), |i| i.first),
+                            last: info.map_or(Lsn(0), |i| i.last),
+                            file_bytes: info.map_or(0, |i| i.file_bytes),
+                            reason,
+                        });
                         if self.disk_full_until.is_some() {
                             // Space was freed: retry creation at once.
                             self.disk_full_until = Some(now_ns);
@@ -667,6 +818,13 @@ impl GroupCommit {
                 break;
             };
             newest = Some(a.last);
+            let first_of_append = Lsn(a.last.0 + 1 - a.records);
+            if let Some(s) = self.segments.iter_mut().find(|s| s.id == a.segment) {
+                if s.first == Lsn(0) {
+                    s.first = first_of_append;
+                }
+                s.last = a.last;
+            }
             self.stats.syncs += 1;
             self.stats.records += a.records;
             self.stats.bytes += a.bytes;
@@ -734,11 +892,12 @@ impl GroupCommit {
             .cfg
             .policy
             .retention_victims(&self.segments, self.active, now_ns);
-        for id in victims {
+        for (id, reason) in victims {
             let queued =
                 self.deletes.contains(&id) || self.maintenance == Some(Maintenance::Delete(id));
             if !queued {
                 self.deletes.push_back(id);
+                self.delete_reasons.push((id, reason));
             }
         }
     }

@@ -46,6 +46,19 @@ impl fmt::Display for AppendError {
     }
 }
 
+/// What a submit gave out: the records' ids, and the id epoch they belong
+/// to (ids of records rejected for lack of space are given again in the
+/// next epoch; see [`crate::commit::Event::Rejected`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// The first record's id.
+    pub first: Lsn,
+    /// The last record's id.
+    pub last: Lsn,
+    /// The id epoch at submit.
+    pub epoch: u64,
+}
+
 /// Called (outside the lock) after a completion produced events, e.g. to
 /// wake an event loop.
 pub type Notify = Box<dyn Fn() + Send + Sync>;
@@ -56,8 +69,8 @@ struct Shared {
     events: Vec<Event>,
     keep_events: bool,
     durable: Lsn,
-    /// Rejected id ranges, merged where adjacent.
-    rejected: Vec<(Lsn, Lsn)>,
+    /// Rejected id ranges with their id epoch.
+    rejected: Vec<(u64, Lsn, Lsn)>,
     failed: Option<(Lsn, IoError)>,
     closing: bool,
     /// Operations handed to IO threads and not yet completed.
@@ -112,7 +125,7 @@ impl Handoff {
     }
 
     /// Queues records (all or none) and wakes the IO thread.
-    pub fn submit<'p, I>(&self, now_ns: u64, payloads: I) -> Result<(Lsn, Lsn), SubmitError>
+    pub fn submit<'p, I>(&self, now_ns: u64, payloads: I) -> Result<Ticket, SubmitError>
     where
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
@@ -121,19 +134,16 @@ impl Handoff {
         if s.closing {
             return Err(SubmitError::Failed);
         }
-        let range = s.commit.submit(now_ns, payloads)?;
+        let (first, last) = s.commit.submit(now_ns, payloads)?;
+        let epoch = s.commit.id_epoch();
         drop(s);
         self.io_wake.notify_one();
-        Ok(range)
+        Ok(Ticket { first, last, epoch })
     }
 
     /// Like [`Handoff::submit`], but while the queue is full it waits for a
     /// write to finish and tries again instead of returning `Busy`.
-    pub fn submit_blocking<'p, I>(
-        &self,
-        now_ns: u64,
-        payloads: I,
-    ) -> Result<(Lsn, Lsn), AppendError>
+    pub fn submit_blocking<'p, I>(&self, now_ns: u64, payloads: I) -> Result<Ticket, AppendError>
     where
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
@@ -145,10 +155,11 @@ impl Handoff {
                 return Err(AppendError::Closed);
             }
             match s.commit.submit(now_ns, payloads.clone()) {
-                Ok(range) => {
+                Ok((first, last)) => {
+                    let epoch = s.commit.id_epoch();
                     drop(s);
                     self.io_wake.notify_one();
-                    return Ok(range);
+                    return Ok(Ticket { first, last, epoch });
                 }
                 Err(SubmitError::Busy) => {
                     s.busy_waiters += 1;
@@ -163,15 +174,15 @@ impl Handoff {
         }
     }
 
-    /// Blocks until record `last` (and every record before it from the same
-    /// submit) is durable, or fails.
-    pub fn wait_durable(&self, first: Lsn, last: Lsn) -> Result<(), AppendError> {
+    /// Blocks until the ticket's records are durable, or fail.
+    pub fn wait_durable(&self, ticket: Ticket) -> Result<(), AppendError> {
+        let last = ticket.last;
         let me = current();
         loop {
             let mut s = self.lock();
             // A spurious unpark may leave our entry behind; never keep two.
             s.waiters.retain(|(_, t)| t.id() != me.id());
-            if let Some(status) = status_of(&s, first, last) {
+            if let Some(status) = status_of(&s, ticket) {
                 return status;
             }
             if s.closing && s.io_busy == 0 && s.commit.is_idle() {
@@ -321,12 +332,9 @@ impl Handoff {
             any = true;
             match ev {
                 Event::Durable(l) => s.durable = l,
-                Event::Rejected { first, last } => match s.rejected.last_mut() {
-                    Some(prev) if prev.1.next() == first => prev.1 = last,
-                    _ => s.rejected.push((first, last)),
-                },
+                Event::Rejected { first, last, epoch } => s.rejected.push((epoch, first, last)),
                 Event::Failed { first, error, .. } => s.failed = Some((first, error)),
-                Event::Rotated { .. } | Event::Deleted(_) => {}
+                Event::Rotated { .. } | Event::Deleted { .. } => {}
             }
             if s.keep_events {
                 s.events.push(ev);
@@ -388,8 +396,14 @@ fn take_ready_waiters(s: &mut Shared, everyone: bool) -> Vec<Thread> {
     ready
 }
 
-fn status_of(s: &Shared, first: Lsn, last: Lsn) -> Option<Result<(), AppendError>> {
-    let rejected = s.rejected.iter().any(|&(a, b)| a <= last && first <= b);
+fn status_of(s: &Shared, t: Ticket) -> Option<Result<(), AppendError>> {
+    let (first, last) = (t.first, t.last);
+    // Only a rejection in the ticket's own epoch concerns it: a later
+    // epoch's records reuse the rejected ids.
+    let rejected = s
+        .rejected
+        .iter()
+        .any(|&(e, a, b)| e == t.epoch && a <= last && first <= b);
     if rejected {
         return Some(Err(AppendError::DiskFull));
     }

@@ -12,6 +12,10 @@
 //! - [`commit`]: the group-commit state machine.
 //! - [`segment`]: rotation and retention decisions.
 //! - [`recover`]: the recovery scan (logical end, torn tail versus corruption).
+//! - [`mark`]: the log mark (newest segment, durable and id bounds, clean
+//!   shutdown) that start-up checks the segments against.
+//! - [`read`]: the reader every consumer of the log uses: consecutive ids
+//!   or a declared gap, across rotation and retention.
 //! - `handoff` (feature `std`): the producer / IO-thread handoff, loom-checked.
 #![no_std]
 #![warn(missing_docs)]
@@ -24,6 +28,8 @@ pub mod commit;
 pub mod entry;
 #[cfg(any(feature = "std", loom))]
 pub mod handoff;
+pub mod mark;
+pub mod read;
 pub mod record;
 pub mod recover;
 pub mod segment;

@@ -26,6 +26,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::commit::{LogState, MAX_IN_FLIGHT};
+use crate::mark::{gap_declared, Found};
 use crate::record::{
     decode_frame, Decoded, FrameError, HeaderError, Lsn, SegmentHeader, SegmentId,
     FLAG_BATCH_START, FRAME_HEADER_LEN, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
@@ -77,6 +78,14 @@ pub enum CorruptionKind {
     },
     /// Non-zero bytes after the logical end of a sealed segment.
     GarbageAfterEnd,
+    /// The segment's first record does not follow the previous segment's
+    /// last, and the ids between are not a declared gap.
+    MissingRecords {
+        /// First missing id.
+        from: Lsn,
+        /// Last missing id.
+        to: Lsn,
+    },
 }
 
 impl fmt::Display for Corruption {
@@ -93,6 +102,10 @@ impl fmt::Display for Corruption {
             CorruptionKind::GarbageAfterEnd => {
                 f.write_str("non-zero bytes after the last record of a sealed segment")
             }
+            CorruptionKind::MissingRecords { from, to } => write!(
+                f,
+                "records {from}..={to} are missing before this segment's first record"
+            ),
         }
     }
 }
@@ -147,11 +160,14 @@ pub fn active_index(unwritten: &[bool]) -> Option<usize> {
 /// Scans a whole segment file.
 ///
 /// `previous` is the id of the last record of the segments before this one
-/// (`Lsn(0)` for none): every record must have a larger id than the one
-/// before it. `max_payload` bounds the length field before any read.
+/// (`Lsn(0)` for none): the first record must have a larger id, and every
+/// later record the id after the one before it (ids are dense within a
+/// segment; whether the first follows `previous` exactly is
+/// [`LogScan`]'s check, since a declared gap may sit between segments).
+/// `max_payload` bounds the length field before any read.
 ///
 /// Guarantees: `Ok` means every byte before `end` is a valid record of this
-/// epoch in increasing id order, and every byte after it is zero, or (active
+/// epoch with consecutive ids, and every byte after it is zero, or (active
 /// segments only) is the torn tail `torn`, which no valid record follows.
 pub fn scan_segment(
     segment: SegmentId,
@@ -188,7 +204,9 @@ pub fn scan_segment(
             break None;
         }
         match decode_frame(rest, segment, max_payload) {
-            Ok(Decoded::Record(frame)) if frame.seq > last => {
+            Ok(Decoded::Record(frame))
+                if (scan.records == 0 && frame.seq > last) || frame.seq == last.next() =>
+            {
                 last = frame.seq;
                 scan.first.get_or_insert(frame.seq);
                 scan.last = Some(frame.seq);
@@ -296,6 +314,8 @@ pub struct LogScan {
     previous: Lsn,
     state: LogState,
     records: u64,
+    gaps: Vec<(Lsn, Lsn)>,
+    torn: Option<(SegmentId, u64)>,
 }
 
 impl LogScan {
@@ -318,7 +338,16 @@ impl LogScan {
             previous: Lsn(0),
             state: LogState::default(),
             records: 0,
+            gaps: Vec::new(),
+            torn: None,
         })
+    }
+
+    /// Declares id ranges known lost (from the [`crate::mark::LogMark`]):
+    /// a segment may start after such a gap without being corruption.
+    pub fn with_gaps(mut self, gaps: &[(Lsn, Lsn)]) -> LogScan {
+        self.gaps = gaps.to_vec();
+        self
     }
 
     /// The id of the next segment to push, if any.
@@ -348,6 +377,25 @@ impl LogScan {
             Role::Sealed
         };
         let scan = scan_segment(id, bytes, role, self.previous, MAX_PAYLOAD_LEN)?;
+        if let Some(first) = scan.first {
+            let expected = self.previous.next();
+            if self.previous != Lsn(0)
+                && first != expected
+                && !gap_declared(&self.gaps, expected, Lsn(first.0 - 1))
+            {
+                return Err(Corruption {
+                    segment: id,
+                    offset: SEGMENT_HEADER_LEN,
+                    kind: CorruptionKind::MissingRecords {
+                        from: expected,
+                        to: Lsn(first.0 - 1),
+                    },
+                });
+            }
+        }
+        if let Some(t) = scan.torn {
+            self.torn = Some((id, t.at));
+        }
         self.next += 1;
         self.records += scan.records;
         if let Some(last) = scan.last {
@@ -362,6 +410,8 @@ impl LogScan {
             id,
             file_bytes,
             sealed_at_ns,
+            first: scan.first.unwrap_or_default(),
+            last: scan.last.unwrap_or_default(),
         });
         Ok(scan)
     }
@@ -369,6 +419,17 @@ impl LogScan {
     /// Valid records seen so far.
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// What the scan found, for checking against the log mark
+    /// ([`crate::mark::check`]); complete once every segment was pushed.
+    pub fn found(&self) -> Found {
+        Found {
+            newest_segment: self.ids.last().copied(),
+            last: self.state.last_lsn,
+            active: self.state.active.map(|a| (a, self.state.active_end)),
+            torn: self.torn,
+        }
     }
 
     /// The group commit's starting state (every segment must have been pushed).

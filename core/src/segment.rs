@@ -7,7 +7,7 @@
 
 use alloc::vec::Vec;
 
-use crate::record::{SegmentId, SEGMENT_HEADER_LEN};
+use crate::record::{Lsn, SegmentId, SEGMENT_HEADER_LEN};
 
 /// When to start a new segment and when to delete old ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,19 @@ pub struct SegmentInfo {
     /// When it was sealed (wall clock, ns since the Unix epoch), or when it
     /// was last written for the active one.
     pub sealed_at_ns: u64,
+    /// Its first record's id (`Lsn(0)`: none yet).
+    pub first: Lsn,
+    /// Its last record's id (`Lsn(0)`: none yet).
+    pub last: Lsn,
+}
+
+/// Why retention deletes a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteReason {
+    /// All segments together took more than `retention_bytes`.
+    Size,
+    /// It was sealed longer ago than `retention_age_ns` (wall clock).
+    Age,
 }
 
 impl SegmentPolicy {
@@ -68,30 +81,35 @@ impl SegmentPolicy {
         }
     }
 
-    /// The sealed segments to delete now, oldest first.
+    /// The sealed segments to delete now, oldest first, each with why.
     ///
     /// `segments` lists every segment file oldest first. Only segments with an
     /// id below `active` are candidates; deleting stops at the first
     /// candidate that neither the size nor the age limit condemns, so the log
-    /// always stays a contiguous run of segments.
+    /// always stays a contiguous run of segments. Age is measured on the
+    /// wall clock passed in: a clock stepped forward past the retention age
+    /// condemns every sealed segment at once.
     pub fn retention_victims(
         &self,
         segments: &[SegmentInfo],
         active: SegmentId,
         now_ns: u64,
-    ) -> Vec<SegmentId> {
+    ) -> Vec<(SegmentId, DeleteReason)> {
         let mut total: u64 = segments.iter().map(|s| s.file_bytes).sum();
         let mut victims = Vec::new();
         for s in segments.iter().take_while(|s| s.id < active) {
-            let too_big = total > self.retention_bytes;
-            let too_old = self
+            let reason = if total > self.retention_bytes {
+                DeleteReason::Size
+            } else if self
                 .retention_age_ns
-                .is_some_and(|age| now_ns.saturating_sub(s.sealed_at_ns) >= age);
-            if !(too_big || too_old) {
+                .is_some_and(|age| now_ns.saturating_sub(s.sealed_at_ns) >= age)
+            {
+                DeleteReason::Age
+            } else {
                 break;
-            }
+            };
             total -= s.file_bytes;
-            victims.push(s.id);
+            victims.push((s.id, reason));
         }
         victims
     }
@@ -114,6 +132,8 @@ mod tests {
             id: SegmentId(id),
             file_bytes: bytes,
             sealed_at_ns: at,
+            first: Lsn(0),
+            last: Lsn(0),
         }
     }
 
@@ -146,7 +166,10 @@ mod tests {
         ];
         assert_eq!(
             p.retention_victims(&segs, SegmentId(3), 0),
-            vec![SegmentId(1), SegmentId(2)]
+            vec![
+                (SegmentId(1), DeleteReason::Size),
+                (SegmentId(2), DeleteReason::Size)
+            ]
         );
         assert_eq!(p.retention_victims(&segs[2..], SegmentId(3), 0), vec![]);
     }
@@ -160,7 +183,10 @@ mod tests {
         let segs = vec![info(1, 1, 0), info(2, 1, 5), info(3, 1, 20), info(4, 1, 30)];
         assert_eq!(
             p.retention_victims(&segs, SegmentId(4), 16),
-            vec![SegmentId(1), SegmentId(2)]
+            vec![
+                (SegmentId(1), DeleteReason::Age),
+                (SegmentId(2), DeleteReason::Age)
+            ]
         );
         assert_eq!(p.next_expiry(&segs, SegmentId(4)), Some(10));
     }

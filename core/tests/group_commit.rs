@@ -39,6 +39,7 @@ impl Disk {
             IoOp::Prepare {
                 segment,
                 file_bytes,
+                ..
             } => {
                 if fail_rate > 0 && rng.below(fail_rate) == 0 {
                     return Err(IoError::NoSpace);
@@ -149,7 +150,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
     let mut disk = Disk::default();
     let mut sent: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     let mut acked_upto = Lsn(0);
-    let mut rejected: Vec<(u64, u64)> = Vec::new();
+    let mut rejected = 0u64;
     let mut failed_from: Option<u64> = None;
     let mut in_flight: Vec<IoOp> = Vec::new();
     let mut issued: Issued = BTreeMap::new();
@@ -233,15 +234,19 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
                 Event::Durable(l) => {
                     check_durable(seed, l, &issued, &mut acked_upto, failed_from.is_some())
                 }
-                Event::Rejected { first, last } => {
+                Event::Rejected { first, last, .. } => {
                     assert!(first > acked_upto);
-                    rejected.push((first.0, last.0));
+                    // Never written; the ids go to the next records.
+                    for id in first.0..=last.0 {
+                        sent.remove(&id);
+                    }
+                    rejected += 1;
                 }
                 Event::Failed { first, .. } => {
                     assert_eq!(first, acked_upto.next());
                     failed_from = Some(first.0);
                 }
-                Event::Rotated { .. } | Event::Deleted(_) => {}
+                Event::Rotated { .. } | Event::Deleted { .. } => {}
             }
         }
     }
@@ -267,23 +272,24 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
                 Event::Durable(l) => {
                     check_durable(seed, l, &issued, &mut acked_upto, failed_from.is_some())
                 }
-                Event::Rejected { first, last } => rejected.push((first.0, last.0)),
+                Event::Rejected { first, last, .. } => {
+                    for id in first.0..=last.0 {
+                        sent.remove(&id);
+                    }
+                    rejected += 1;
+                }
                 Event::Failed { first, .. } => failed_from = Some(first.0),
                 _ => {}
             }
         }
     }
-    let is_rejected = |id: u64| rejected.iter().any(|&(a, b)| (a..=b).contains(&id));
     let on_disk = disk.recover(300);
     let on_disk_map: BTreeMap<u64, Vec<u8>> = on_disk.iter().cloned().collect();
+    // Ids are dense on disk: each the previous one's + 1.
+    for w in on_disk.windows(2) {
+        assert_eq!(w[1].0, w[0].0 + 1, "seed {seed}: ids on disk skip");
+    }
     for (&id, bytes) in sent.range(..=acked_upto.0) {
-        if is_rejected(id) {
-            assert!(
-                !on_disk_map.contains_key(&id),
-                "seed {seed}: rejected id {id} on disk"
-            );
-            continue;
-        }
         assert_eq!(
             on_disk_map.get(&id),
             Some(bytes),
@@ -300,11 +306,12 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
     if failed_from.is_none() {
         for &id in sent.keys() {
             assert!(
-                id <= acked_upto.0 || is_rejected(id),
-                "seed {seed}: id {id} neither acked nor rejected"
+                id <= acked_upto.0,
+                "seed {seed}: id {id} neither acked nor rejected (rejected ids leave `sent`)"
             );
         }
     }
+    let _ = rejected;
     (gc.stats().syncs, gc.stats().records)
 }
 
@@ -365,13 +372,24 @@ fn disk_full_on_a_fresh_log_clears_once_space_returns() {
     let op = gc.poll_io(0).unwrap();
     assert!(matches!(op, IoOp::Prepare { .. }));
     gc.complete(0, op, Err(IoError::NoSpace));
-    assert_eq!(gc.poll_event(), Some(Event::Rejected { first, last }));
+    assert_eq!(
+        gc.poll_event(),
+        Some(Event::Rejected {
+            first,
+            last,
+            epoch: 0
+        })
+    );
+    assert_eq!(gc.id_epoch(), 1);
     // Inside the retry window: refused at once, nothing queued.
     assert_eq!(gc.submit(50, [b"b".as_slice()]), Err(SubmitError::DiskFull));
     assert!(gc.poll_io(50).is_none());
     // After it: accepted, creation retried, and the record made durable.
     let (b, _) = gc.submit(150, [b"b".as_slice()]).unwrap();
-    assert!(b > last, "ids are never reused");
+    assert_eq!(
+        b, first,
+        "the rejected id was never written: the next record takes it"
+    );
     let op = gc.poll_io(150).unwrap();
     assert!(matches!(op, IoOp::Prepare { .. }));
     gc.complete(150, op, Ok(()));

@@ -25,10 +25,13 @@ fn handoff() -> Arc<Handoff> {
             id: SegmentId(1),
             file_bytes: 1 << 16,
             sealed_at_ns: 0,
+            first: Lsn(0),
+            last: Lsn(0),
         }],
         active: Some(SegmentId(1)),
         active_end: 32,
         last_lsn: Lsn(0),
+        ..LogState::default()
     };
     Arc::new(Handoff::new(GroupCommit::new(cfg, state, 0), false, None))
 }
@@ -57,9 +60,9 @@ fn two_producers_are_acked_only_after_the_io_thread_completes() {
                 let h = h.clone();
                 thread::spawn(move || {
                     let payload = [i + 1; 8];
-                    let (first, last) = h.submit(0, [payload.as_slice()]).unwrap();
-                    h.wait_durable(first, last).unwrap();
-                    assert!(h.durable() >= last);
+                    let ticket = h.submit(0, [payload.as_slice()]).unwrap();
+                    h.wait_durable(ticket).unwrap();
+                    assert!(h.durable() >= ticket.last);
                 })
             })
             .collect();
@@ -80,8 +83,8 @@ fn a_failed_sync_is_reported_and_never_acked() {
         let p = {
             let h = h.clone();
             thread::spawn(move || {
-                let (first, last) = h.submit(0, [b"doomed".as_slice()]).unwrap();
-                h.wait_durable(first, last)
+                let ticket = h.submit(0, [b"doomed".as_slice()]).unwrap();
+                h.wait_durable(ticket)
             })
         };
         assert_eq!(p.join().unwrap(), Err(AppendError::Failed(IoError::Os(5))));

@@ -25,6 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use spool_core::commit::{CommitConfig, Event, GroupCommit, IoError, IoOp, SubmitError};
+use spool_core::mark::{check, LogMark};
 use spool_core::record::{
     decode_frame, Decoded, SegmentHeader, SegmentId, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
 };
@@ -218,9 +219,10 @@ fn steps(op: &IoOp) -> Vec<Step> {
         IoOp::Prepare {
             segment,
             file_bytes,
+            mark,
         } => {
             let (tmp, name) = (format!("{}.tmp", seg_name(*segment)), seg_name(*segment));
-            vec![
+            let mut steps = vec![
                 Step::Create(tmp.clone()),
                 Step::Fallocate(tmp.clone(), *file_bytes as usize),
                 Step::Pwrite(
@@ -231,7 +233,9 @@ fn steps(op: &IoOp) -> Vec<Step> {
                 Step::Fsync(tmp.clone()),
                 Step::Rename(tmp, name),
                 Step::SyncDir,
-            ]
+            ];
+            steps.extend(mark_steps(mark));
+            steps
         }
         IoOp::Append {
             segment,
@@ -247,6 +251,18 @@ fn steps(op: &IoOp) -> Vec<Step> {
         }
         IoOp::Delete { segment } => vec![Step::Unlink(seg_name(*segment)), Step::SyncDir],
     }
+}
+
+/// Replacing the log mark, as `write_mark` does.
+fn mark_steps(mark: &LogMark) -> Vec<Step> {
+    let tmp = "MARK.tmp".to_owned();
+    vec![
+        Step::Create(tmp.clone()),
+        Step::Pwrite(tmp.clone(), 0, mark.encode()),
+        Step::Fsync(tmp.clone()),
+        Step::Rename(tmp, "MARK".to_owned()),
+        Step::SyncDir,
+    ]
 }
 
 struct Faults {
@@ -321,8 +337,19 @@ fn recover(
         .rev()
         .take_while(|&&id| is_unwritten(&bytes_of(disk, id)))
         .count();
-    let mut log = LogScan::new(&ids, trailing).map_err(|m| format!("missing segment {}", m.0))?;
+    let mark = match disk.inode("MARK").and_then(|i| disk.files.get(&i)) {
+        None => Ok(None),
+        Some(f) => LogMark::decode(&f.live).map(Some),
+    };
+    let gaps = match &mark {
+        Ok(Some(m)) => m.gaps.clone(),
+        _ => Vec::new(),
+    };
+    let mut log = LogScan::new(&ids, trailing)
+        .map_err(|m| format!("missing segment {}", m.0))?
+        .with_gaps(&gaps);
     let mut records = BTreeMap::new();
+    let mut torn = Vec::new();
     while let Some(id) = log.next_segment() {
         let bytes = bytes_of(disk, id);
         let scan = log
@@ -339,15 +366,92 @@ fn recover(
             }
         }
         if let Some(t) = scan.torn {
-            TORN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            // Cut: zero and sync the torn range.
-            let name = seg_name(id);
-            let zeros = vec![0u8; (t.dirty_end - t.at) as usize];
-            disk.pwrite(&name, t.at as usize, &zeros);
-            disk.fsync(&name);
+            torn.push((id, t));
         }
     }
-    Ok((log.finish(), records))
+    // The log against its mark, before anything is cut.
+    check(
+        mark.as_ref().map(Option::as_ref).map_err(|e| *e),
+        &log.found(),
+    )
+    .map_err(|p| format!("mark check: {p}"))?;
+    for (id, t) in torn {
+        TORN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Cut: zero and sync the torn range.
+        let name = seg_name(id);
+        let zeros = vec![0u8; (t.dirty_end - t.at) as usize];
+        disk.pwrite(&name, t.at as usize, &zeros);
+        disk.fsync(&name);
+    }
+    let mut state = log.finish();
+    state.gaps = gaps;
+    Ok((state, records))
+}
+
+/// Runs steps to completion with no fault (the server's synchronous mark
+/// writes at open and at a clean shutdown).
+fn apply(disk: &mut Disk, steps: &[Step], rng: &mut Rng) {
+    let none = Faults {
+        nospace: 0,
+        short_write: 0,
+        sync_eio: 0,
+    };
+    for step in steps {
+        run_step(disk, step, rng, &none).expect("no fault injected");
+    }
+}
+
+/// Damage done to a cleanly stopped log, which start-up must refuse.
+fn damage_after_clean_stop(disk: &mut Disk, rng: &mut Rng) -> Option<String> {
+    let mut segs: Vec<(String, u64)> = disk
+        .live_dir
+        .iter()
+        .filter(|(n, _)| n.ends_with(".seg"))
+        .map(|(n, i)| (n.clone(), *i))
+        .collect();
+    segs.sort();
+    // The newest segment holding a record.
+    let (name, ino) = segs
+        .iter()
+        .rev()
+        .find(|(_, i)| disk.files.get(i).is_some_and(|f| !is_unwritten(&f.live)))?
+        .clone();
+    if rng.below(2) == 0 {
+        // Delete the newest segment (whichever it is, written or prepared).
+        let newest = segs.last()?.0.clone();
+        disk.live_dir.remove(&newest);
+        disk.sync_dir();
+        return Some(format!("deleted {newest}"));
+    }
+    // Flip one bit in the last record.
+    let id: SegmentId = SegmentId(name.strip_suffix(".seg")?.parse().ok()?);
+    let bytes = disk.files.get(&ino)?.live.clone();
+    let scan = spool_core::recover::scan_segment(
+        id,
+        &bytes,
+        spool_core::recover::Role::Active,
+        spool_core::record::Lsn(0),
+        MAX_PAYLOAD_LEN,
+    )
+    .ok()?;
+    let mut pos = SEGMENT_HEADER_LEN as usize;
+    let mut last_at = None;
+    while (pos as u64) < scan.end {
+        let Ok(Decoded::Record(f)) = decode_frame(&bytes[pos..], id, MAX_PAYLOAD_LEN) else {
+            return None;
+        };
+        last_at = Some((pos, 20 + f.payload.len()));
+        pos += 20 + f.payload.len();
+    }
+    let (at, len) = last_at?;
+    let i = at + rng.below(len as u64) as usize;
+    let bit = 1u8 << rng.below(8);
+    let f = disk.files.get_mut(&ino)?;
+    f.live[i] ^= bit;
+    f.durable[i] ^= bit;
+    Some(format!(
+        "flipped a bit of the last record of {name} at byte {i}"
+    ))
 }
 
 /// What a run exercised, summed over seeds and printed, so a simulation
@@ -362,6 +466,8 @@ struct Coverage {
     power_losses: u64,
     rotations: u64,
     deletions: u64,
+    clean_stops: u64,
+    damage_refused: u64,
 }
 
 static TORN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -415,6 +521,8 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
         cov.acked_checks += acked.len() as u64;
 
         let mut gc = GroupCommit::new(cfg, state, now);
+        // As the server does at open, before any write.
+        apply(&mut disk, &mark_steps(&gc.open_mark()), &mut rng);
         let mut pending: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
         let mut in_flight: Vec<(IoOp, Vec<Step>, usize)> = Vec::new();
         let mut failed = false;
@@ -487,7 +595,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                         let rest = pending.split_off(&(l.0 + 1));
                         acked.extend(std::mem::replace(&mut pending, rest));
                     }
-                    Event::Rejected { first, last } => {
+                    Event::Rejected { first, last, .. } => {
                         cov.rejections += 1;
                         for id in first.0..=last.0 {
                             pending.remove(&id);
@@ -498,7 +606,79 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                         failed = true;
                     }
                     Event::Rotated { .. } => cov.rotations += 1,
-                    Event::Deleted(_) => cov.deletions += 1,
+                    Event::Deleted { .. } => cov.deletions += 1,
+                }
+            }
+        }
+        if rng.below(3) == 0 && !failed {
+            // A clean shutdown: finish everything queued, then record it.
+            for _ in 0..100_000 {
+                if in_flight.is_empty() && (gc.is_idle() || gc.is_failed()) {
+                    break;
+                }
+                now += 1;
+                gc.handle_timeout(now);
+                while let Some(op) = gc.poll_io(now) {
+                    match &op {
+                        IoOp::Append {
+                            segment,
+                            first,
+                            last,
+                            ..
+                        } => segment_of.extend((first.0..=last.0).map(|id| (id, *segment))),
+                        IoOp::Delete { segment } => {
+                            acked.retain(|id, _| segment_of.get(id) != Some(segment))
+                        }
+                        IoOp::Prepare { .. } => {}
+                    }
+                    let s = steps(&op);
+                    in_flight.push((op, s, 0));
+                }
+                if let Some((op, s, cursor)) = in_flight.pop() {
+                    let mut result = Ok(());
+                    for step in &s[cursor..] {
+                        result = run_step(&mut disk, step, &mut rng, &faults);
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    gc.complete(now, op, result);
+                }
+                while let Some(ev) = gc.poll_event() {
+                    match ev {
+                        Event::Durable(l) => {
+                            let rest = pending.split_off(&(l.0 + 1));
+                            acked.extend(std::mem::replace(&mut pending, rest));
+                        }
+                        Event::Rejected { first, last, .. } => {
+                            for id in first.0..=last.0 {
+                                pending.remove(&id);
+                            }
+                        }
+                        Event::Failed { .. } => cov.failures += 1,
+                        _ => {}
+                    }
+                }
+            }
+            if let Some(mark) = gc.clean_mark() {
+                apply(&mut disk, &mark_steps(&mark), &mut rng);
+                cov.clean_stops += 1;
+                if rng.below(4) == 0 {
+                    // Damage after a clean stop must be refused, never cut.
+                    let before_files = disk.files.clone();
+                    let before_live = disk.live_dir.clone();
+                    let before_durable = disk.durable_dir.clone();
+                    if let Some(what) = damage_after_clean_stop(&mut disk, &mut rng) {
+                        if recover(&mut disk).is_ok() {
+                            return Err(format!(
+                                "life {life}: {what} after a clean stop, and recovery accepted it"
+                            ));
+                        }
+                        cov.damage_refused += 1;
+                    }
+                    disk.files = before_files;
+                    disk.live_dir = before_live;
+                    disk.durable_dir = before_durable;
                 }
             }
         }
@@ -556,6 +736,10 @@ fn simulated_crashes_never_lose_an_acknowledged_record() {
     assert!(cov.rejections > seeds / 100, "{cov:?}");
     assert!(
         cov.rotations > seeds && cov.deletions > seeds / 10,
+        "{cov:?}"
+    );
+    assert!(
+        cov.clean_stops > seeds / 10 && cov.damage_refused > seeds / 100,
         "{cov:?}"
     );
 }

@@ -39,6 +39,9 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Bound on bytes queued for the next write (beyond: 503).
     pub max_queued: u64,
+    /// Start even though the log lost its newest segments or acknowledged
+    /// records (or its mark); ids continue after the lost ones.
+    pub accept_data_loss: bool,
     /// Hosts and origins besides loopback and the daemon's own that may
     /// send requests (`--allow-host`, `--allow-origin`).
     pub web: WebAccess,
@@ -60,6 +63,7 @@ impl Default for ServeConfig {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             max_queued: 64 << 20,
+            accept_data_loss: false,
             web: WebAccess::default(),
         }
     }
@@ -147,7 +151,9 @@ const OPTIONS: &[(&str, &str, &str)] = &[
 
 /// The option lines of `spool --help`.
 pub fn options_help() -> String {
-    let mut out = String::new();
+    let mut out = String::from(
+        "  --accept-data-loss  start even though the log lost its newest segments or\n                      acknowledged records (start-up refuses and says what is\n                      missing); ids continue after every id that could have\n                      been acknowledged, and readers report the lost ids as\n                      a gap. A flag only, never from the environment.\n",
+    );
     for (flag, env, help) in OPTIONS {
         out.push_str(&format!(
             "  --{flag:<17} {help}\n  {:<19} (env {env})\n",
@@ -173,6 +179,9 @@ impl ServeConfig {
         }
         while let Some(arg) = args.next().map_err(|e| e.to_string())? {
             match arg {
+                // A switch, and deliberately a flag only: an environment
+                // variable left set would accept every later loss silently.
+                lexopt::Arg::Long("accept-data-loss") => cfg.accept_data_loss = true,
                 lexopt::Arg::Long(name) => {
                     let name = name.to_owned();
                     if !OPTIONS.iter().any(|(f, _, _)| *f == name) {

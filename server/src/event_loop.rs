@@ -27,9 +27,10 @@ use spool_core::record::Lsn;
 use spool_proto::http::{HttpError, Limits, Request, RequestParser, Version};
 
 use crate::config::ServeConfig;
-use crate::log::Log;
+use crate::log::{Log, LogOptions};
 use crate::routes::{self, Reply, Route};
 use crate::storage::recovery::OpenError;
+use spool_core::segment::DeleteReason;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -51,6 +52,8 @@ pub enum Exit {
 struct Parked {
     conn: usize,
     generation: u64,
+    /// The id epoch the records were submitted in (see `Event::Rejected`).
+    epoch: u64,
     first: Lsn,
     last: Lsn,
     version: Version,
@@ -92,6 +95,8 @@ pub struct Server {
     scratch: Vec<u8>,
     draining: Option<Instant>,
     failed: bool,
+    /// Segments deleted by retention since start.
+    deletions: u64,
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and threads it spawns later) and
@@ -160,11 +165,14 @@ impl Server {
         let notify_waker = waker.clone();
         let log = Log::open_with(
             &cfg.data_dir,
-            cfg.commit_config(),
-            true,
-            Some(Box::new(move || {
-                let _ = notify_waker.wake();
-            })),
+            LogOptions {
+                commit: cfg.commit_config(),
+                keep_events: true,
+                notify: Some(Box::new(move || {
+                    let _ = notify_waker.wake();
+                })),
+                accept_data_loss: cfg.accept_data_loss,
+            },
         )
         .map_err(StartError::Open)?;
         for (segment, offset, bytes) in &log.recovered().torn {
@@ -172,6 +180,16 @@ impl Server {
                 "spool: recovery cut a torn tail of {bytes} bytes at {}:{offset}",
                 crate::storage::files::segment_file_name(*segment)
             );
+        }
+        if let Some((problem, lost)) = &log.recovered().accepted {
+            eprintln!("spool: WARNING: starting with --accept-data-loss: {problem}");
+            match lost {
+                Some((from, to)) => eprintln!(
+                    "spool: WARNING: ids {from}..={to} are declared lost (some may never have been used); new records start at {}, in a new segment; readers report the lost ids as a gap",
+                    to.next()
+                ),
+                None => eprintln!("spool: WARNING: no id that was handed out is missing; ids continue after the last record present"),
+            }
         }
         let mut listener = TcpListener::bind(cfg.listen).map_err(StartError::Io)?;
         // mio binds with a backlog of 128; a burst of connects (producers
@@ -213,6 +231,7 @@ impl Server {
             scratch: vec![0; READ_CHUNK],
             draining: None,
             failed: false,
+            deletions: 0,
         })
     }
 
@@ -268,13 +287,16 @@ impl Server {
         // still queued: these counters are final for this run.
         let st = self.log.handoff().inspect(|gc| gc.stats());
         eprintln!(
-            "spool: {} records made durable in {} fsyncs ({:.1} per fsync), {} rejected for lack of space",
+            "spool: {} records made durable in {} fsyncs ({:.1} per fsync), {} rejected for lack of space, {} segments deleted by retention",
             st.records,
             st.syncs,
             st.records as f64 / st.syncs.max(1) as f64,
-            st.rejected
+            st.rejected,
+            self.deletions
         );
-        self.log.close();
+        if self.log.close() {
+            eprintln!("spool: clean shutdown recorded in the log mark");
+        }
         Ok(exit)
     }
 
@@ -481,7 +503,8 @@ impl Server {
                     routes::unavailable(self.failed)
                 } else {
                     match routes::ingest(&req, &self.log, self.cfg.max_record) {
-                        Ok((first, last)) => {
+                        Ok(ticket) => {
+                            let (first, last) = (ticket.first, ticket.last);
                             let Some(c) = self.conns.get_mut(idx).and_then(Option::as_mut) else {
                                 return;
                             };
@@ -489,6 +512,7 @@ impl Server {
                             self.parked.entry(last).or_default().push(Parked {
                                 conn: idx,
                                 generation: c.generation,
+                                epoch: ticket.epoch,
                                 first,
                                 last,
                                 version,
@@ -525,17 +549,21 @@ impl Server {
                         self.answer(p, routes::accepted, now);
                     }
                 }
-                Event::Rejected { first, last } => {
-                    let hit: Vec<Lsn> = self
-                        .parked
-                        .range(first..)
-                        .flat_map(|(k, ps)| ps.iter().filter(|p| p.first <= last).map(move |_| *k))
-                        .collect();
-                    for key in hit {
-                        if let Some(ps) = self.parked.remove(&key) {
-                            for p in ps {
-                                self.answer(p, |_, _| routes::disk_full(), now);
-                            }
+                Event::Rejected { first, last, epoch } => {
+                    // Only requests of the rejected epoch: later ones reuse the ids.
+                    let keys: Vec<Lsn> = self.parked.range(first..).map(|(k, _)| *k).collect();
+                    for key in keys {
+                        let Some(ps) = self.parked.remove(&key) else {
+                            continue;
+                        };
+                        let (hit, keep): (Vec<Parked>, Vec<Parked>) = ps
+                            .into_iter()
+                            .partition(|p| p.epoch == epoch && p.first <= last);
+                        if !keep.is_empty() {
+                            self.parked.insert(key, keep);
+                        }
+                        for p in hit {
+                            self.answer(p, |_, _| routes::disk_full(), now);
                         }
                     }
                 }
@@ -548,7 +576,35 @@ impl Server {
                     }
                     self.start_draining(now);
                 }
-                Event::Rotated { .. } | Event::Deleted(_) => {}
+                Event::Deleted {
+                    segment,
+                    first,
+                    last,
+                    file_bytes,
+                    reason,
+                } => {
+                    self.deletions += 1;
+                    let ids = if first.0 == 0 {
+                        "no records".to_owned()
+                    } else {
+                        format!("ids {first}..={last}")
+                    };
+                    let why = match reason {
+                        DeleteReason::Size => format!(
+                            "all segments took more than --retention-bytes {}",
+                            self.cfg.retention_bytes
+                        ),
+                        DeleteReason::Age => format!(
+                            "sealed longer ago than --retention-age {:?} (wall clock)",
+                            self.cfg.retention_age.unwrap_or_default()
+                        ),
+                    };
+                    eprintln!(
+                        "spool: retention deleted {} ({ids}, {file_bytes} bytes): {why}",
+                        crate::storage::files::segment_file_name(segment)
+                    );
+                }
+                Event::Rotated { .. } => {}
             }
         }
         self.events = events;

@@ -5,6 +5,7 @@
 //! - `event_loop`: the mio loop that owns sockets and drives the log.
 //! - `config`: flags and `SPOOL_*` environment variables.
 
+pub mod cli;
 pub mod log;
 pub mod storage;
 

@@ -10,7 +10,11 @@
 //! Guarantees: `append` returns `Ok(id)` only after the record's bytes were
 //! written and `fdatasync` returned success; any number of threads may call
 //! it at once, and concurrent calls share fsyncs. After a failed write or
-//! sync every later call fails; the failure is never retried.
+//! sync every later call fails; the failure is never retried. Ids are
+//! consecutive and never given twice: opening refuses a log that lost its
+//! newest segments or acknowledged records (see [`spool_core::mark`]) unless
+//! told to accept the loss, and `close` records a clean shutdown so that
+//! damage found at the next open is not mistaken for a torn write.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -48,35 +52,52 @@ fn io_thread(io: &Handoff, files: &SegmentFiles) {
     }
 }
 
+/// How to open a log.
+#[derive(Default)]
+pub struct LogOptions {
+    /// Limits, rotation and retention.
+    pub commit: CommitConfig,
+    /// Keep the group commit's events for [`Handoff::take_events`] (an
+    /// event loop does).
+    pub keep_events: bool,
+    /// Runs after each completion that produced events.
+    pub notify: Option<Notify>,
+    /// Open a log that falls short of its mark anyway (see
+    /// [`crate::storage::recovery::recover`]).
+    pub accept_data_loss: bool,
+}
+
 /// An open, writable log directory.
 pub struct Log {
     handoff: Arc<Handoff>,
     io_threads: Vec<JoinHandle<()>>,
     recovered: Recovered,
+    files: Arc<SegmentFiles>,
     _lock: DirLock,
 }
 
 impl Log {
     /// Opens (creating if needed) the log in `dir` with default limits.
     pub fn open(dir: &Path) -> Result<Log, OpenError> {
-        Log::open_with(dir, CommitConfig::default(), false, None)
+        Log::open_with(dir, LogOptions::default())
     }
 
-    /// Opens with explicit limits. With `keep_events`, the group commit's
-    /// events are kept for [`Handoff::take_events`] and `notify` runs after
-    /// each completion (the daemon's event loop uses both).
-    pub fn open_with(
-        dir: &Path,
-        cfg: CommitConfig,
-        keep_events: bool,
-        notify: Option<Notify>,
-    ) -> Result<Log, OpenError> {
+    /// Opens with explicit options.
+    pub fn open_with(dir: &Path, opts: LogOptions) -> Result<Log, OpenError> {
         let lock = DirLock::acquire(dir)?;
-        let recovered = recover(dir, true)?;
-        let commit = GroupCommit::new(cfg, recovered.state.clone(), now_ns());
-        let handoff = Arc::new(Handoff::new(commit, keep_events, notify));
+        let recovered = recover(dir, true, opts.accept_data_loss)?;
+        let commit = GroupCommit::new(opts.commit, recovered.state.clone(), now_ns());
         let files =
             Arc::new(SegmentFiles::new(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?);
+        // Before anything is written: the mark no longer says "clean", and
+        // bounds the ids this run gives out before its next segment.
+        files.write_mark(&commit.open_mark()).map_err(|e| {
+            OpenError::Io(
+                dir.join(crate::storage::files::MARK_FILE),
+                std::io::Error::other(format!("writing the log mark: {e}")),
+            )
+        })?;
+        let handoff = Arc::new(Handoff::new(commit, opts.keep_events, opts.notify));
         let mut io_threads = Vec::new();
         for i in 0..spool_core::commit::MAX_IN_FLIGHT {
             let (io, files) = (handoff.clone(), files.clone());
@@ -90,6 +111,7 @@ impl Log {
             handoff,
             io_threads,
             recovered,
+            files,
             _lock: lock,
         })
     }
@@ -106,9 +128,9 @@ impl Log {
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
     {
-        let (first, last) = self.handoff.submit_blocking(now_ns(), payloads)?;
-        self.handoff.wait_durable(first, last)?;
-        Ok((first, last))
+        let ticket = self.handoff.submit_blocking(now_ns(), payloads)?;
+        self.handoff.wait_durable(ticket)?;
+        Ok((ticket.first, ticket.last))
     }
 
     /// The shared state machine (for stats and event loops).
@@ -122,21 +144,29 @@ impl Log {
     }
 
     /// Stops accepting records, lets the IO thread finish everything queued,
-    /// and waits for it.
-    pub fn close(mut self) {
-        self.shutdown();
+    /// waits for it, and records a clean shutdown in the log mark (unless a
+    /// write failed). Returns whether the clean shutdown was recorded.
+    pub fn close(mut self) -> bool {
+        self.shutdown()
     }
 
-    fn shutdown(&mut self) {
+    fn shutdown(&mut self) -> bool {
+        if self.io_threads.is_empty() {
+            return false;
+        }
         self.handoff.close();
         for t in self.io_threads.drain(..) {
             let _ = t.join();
+        }
+        match self.handoff.inspect(|gc| gc.clean_mark()) {
+            Some(mark) => self.files.write_mark(&mark).is_ok(),
+            None => false,
         }
     }
 }
 
 impl Drop for Log {
     fn drop(&mut self) {
-        self.shutdown();
+        let _ = self.shutdown();
     }
 }

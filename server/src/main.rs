@@ -1,20 +1,25 @@
-//! The `spool` command: `serve` (default), `cat`, `--help`.
+//! The `spool` command: `serve` (default), `cat`, `verify`, `--help`.
+//! Exit statuses are listed in [`spool_server::cli`].
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use spool_core::entry::EntryRef;
+use spool_server::cli::{self, EXIT_DAMAGED, EXIT_FAILURE, EXIT_USAGE};
 use spool_server::config::{options_help, ServeConfig};
-use spool_server::event_loop::{Exit, Server};
-use spool_server::storage::recovery::{for_each_record, scan_dir};
+use spool_server::event_loop::{Exit, Server, StartError};
 
 const USAGE: &str = "spool: durable log ingestion and live distribution
 
 usage:
   spool [serve] [options]     run the daemon (the default)
-  spool cat [--data-dir DIR]  print every record as NDJSON, in log order
+  spool cat [--data-dir DIR]  print every record as NDJSON, in id order (gaps on stderr)
+  spool verify [--data-dir DIR]
+                              check every record, the id sequence and the log mark
   spool --help                this text
+
+exit status: 0 ok; 1 failure a restart may fix (IO error, write failure,
+directory locked); 2 usage; 3 the log is damaged (corruption or missing
+segments or records: an operator must look, see spool verify); 4 spool cat
+reported gaps (records deleted before they were read).
 
 serve options (each also from its SPOOL_* environment variable; flags win):
 ";
@@ -29,7 +34,17 @@ fn main() -> ExitCode {
         }
         Some("cat") => {
             let _ = args.next();
-            cat(&mut args)
+            match cli::data_dir_arg(&mut args) {
+                Ok(dir) => cli::cat::run(&dir),
+                Err(code) => code,
+            }
+        }
+        Some("verify") => {
+            let _ = args.next();
+            match cli::data_dir_arg(&mut args) {
+                Ok(dir) => cli::verify::run(&dir),
+                Err(code) => code,
+            }
         }
         Some("serve") => {
             let _ = args.next();
@@ -44,14 +59,15 @@ fn serve(args: &mut lexopt::Parser) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("spool: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let server = match Server::start(cfg.clone()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("spool: cannot start: {e}");
-            return ExitCode::from(1);
+            let damaged = matches!(&e, StartError::Open(o) if o.is_damage());
+            return ExitCode::from(if damaged { EXIT_DAMAGED } else { EXIT_FAILURE });
         }
     };
     if cfg.web.hosts.allows_any() {
@@ -74,68 +90,10 @@ fn serve(args: &mut lexopt::Parser) -> ExitCode {
             eprintln!("spool: stopped; every acknowledged record is durable");
             ExitCode::SUCCESS
         }
-        Ok(Exit::WriteFailed) => ExitCode::from(1),
+        Ok(Exit::WriteFailed) => ExitCode::from(EXIT_FAILURE),
         Err(e) => {
             eprintln!("spool: event loop failed: {e}");
             ExitCode::from(1)
         }
     }
-}
-
-fn cat(args: &mut lexopt::Parser) -> ExitCode {
-    let mut dir = std::env::var_os("SPOOL_DATA_DIR")
-        .map_or_else(|| PathBuf::from("./spool-data"), PathBuf::from);
-    loop {
-        match args.next() {
-            Ok(Some(lexopt::Arg::Long("data-dir"))) => match args.value() {
-                Ok(v) => dir = PathBuf::from(v),
-                Err(e) => return usage_error(&e.to_string()),
-            },
-            Ok(None) => break,
-            Ok(Some(other)) => return usage_error(&format!("unexpected argument {other:?}")),
-            Err(e) => return usage_error(&e.to_string()),
-        }
-    }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut line = Vec::with_capacity(512);
-    let mut write_failed = false;
-    let result = scan_dir(&dir, false, |id, bytes, scan, _| {
-        for_each_record(id, bytes, scan, |lsn, payload| {
-            line.clear();
-            match EntryRef::decode(payload) {
-                Ok(e) => spool_proto::decode::entry_to_json(lsn.0, &e, &mut line),
-                Err(err) => {
-                    eprintln!("spool: record {lsn}: payload not readable: {err}");
-                    return;
-                }
-            }
-            line.push(b'\n');
-            if !write_failed && out.write_all(&line).is_err() {
-                write_failed = true;
-            }
-        });
-        if let Some(t) = scan.torn {
-            eprintln!(
-                "spool: {} ends in an incomplete record at offset {} (a torn tail; the daemon cuts it on start)",
-                spool_server::storage::files::segment_file_name(id),
-                t.at
-            );
-        }
-        Ok(())
-    });
-    let _ = out.flush();
-    match result {
-        Ok(_) if !write_failed => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("spool: {e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("spool: {msg} (see spool --help)");
-    ExitCode::from(2)
 }

@@ -10,6 +10,7 @@ use spool_proto::http::{
 
 use crate::log::{now_ns, Log};
 use spool_core::commit::SubmitError;
+use spool_core::handoff::Ticket;
 
 /// An answer ready to be written.
 pub struct Reply {
@@ -179,7 +180,7 @@ pub fn accepted(first: Lsn, last: Lsn) -> Reply {
 
 /// Decodes and submits an ingest body. `Ok` gives the id range to wait for;
 /// `Err` is the answer to send now (nothing was queued).
-pub fn ingest(req: &Request, log: &Log, max_record: u64) -> Result<(Lsn, Lsn), Reply> {
+pub fn ingest(req: &Request, log: &Log, max_record: u64) -> Result<Ticket, Reply> {
     let now = now_ns();
     let limits = DecodeLimits {
         max_record_bytes: usize::try_from(max_record).unwrap_or(usize::MAX),

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use spool_server::storage::recovery::{for_each_record, scan_dir};
+use spool_core::read::{LogReader, ReadItem, Start};
+use spool_server::storage::dir_store::DirStore;
 use spool_server::Log;
 
 #[test]
@@ -38,15 +39,29 @@ fn many_threads_append_and_every_returned_id_reads_back() {
     let reopened = Log::open(&dir).unwrap();
     assert_eq!(reopened.recovered().records, 400);
     reopened.close();
+    // The reader yields every record, in id order, consecutive.
     let mut read = BTreeMap::new();
-    scan_dir(&dir, false, |id, bytes, scan, _| {
-        for_each_record(id, bytes, scan, |lsn, payload| {
-            read.insert(lsn.0, payload.to_vec());
-        });
-        Ok(())
-    })
-    .unwrap();
+    let mut store = DirStore::new(&dir);
+    let mut reader = LogReader::new(Start::Oldest);
+    while let Some(item) = reader.next(&mut store).unwrap() {
+        match item {
+            ReadItem::Record { id, payload } => {
+                assert_eq!(id.0, read.len() as u64 + 1, "ids are consecutive");
+                read.insert(id.0, payload.to_vec());
+            }
+            ReadItem::Gap { from, to } => panic!("unexpected gap {from}..={to}"),
+        }
+    }
     assert_eq!(read, written);
+    // Resuming after an id yields exactly the rest.
+    let mut reader = LogReader::new(Start::After(spool_core::record::Lsn(123)));
+    let mut ids = Vec::new();
+    while let Some(item) = reader.next(&mut store).unwrap() {
+        if let ReadItem::Record { id, .. } = item {
+            ids.push(id.0);
+        }
+    }
+    assert_eq!(ids, (124..=400).collect::<Vec<_>>());
     // A second open of a directory in use is refused.
     let held = Log::open(&dir).unwrap();
     assert!(Log::open(&dir).is_err());

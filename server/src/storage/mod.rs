@@ -1,5 +1,6 @@
 //! Storage: segment files on disk, the IO thread that writes them, and
 //! recovery when a data directory is opened.
 
+pub mod dir_store;
 pub mod files;
 pub mod recovery;

@@ -3,10 +3,14 @@
 //! state it starts from.
 //!
 //! Guarantees: `recover` either returns a log whose every record before the
-//! write position is valid, or an error naming the segment and offset of the
-//! corruption; it never skips bad bytes. With `repair`, a torn tail of the
-//! active segment is zeroed and synced before it returns, and stale
-//! temporary files from an interrupted segment creation are removed.
+//! write position is valid, with ids that are consecutive but for declared
+//! gaps, and that holds everything its log mark (`MARK`, see
+//! [`spool_core::mark`]) says it held; or an error naming what is wrong
+//! (the segment and offset of the corruption, or the segments or records
+//! missing). It never skips bad bytes and never cuts anything before the
+//! checks passed. With `repair`, a torn tail of the active segment is
+//! zeroed and synced before it returns, and stale temporary files from an
+//! interrupted segment creation are removed.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -15,12 +19,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use spool_core::commit::LogState;
-use spool_core::record::{
-    decode_frame, Decoded, Lsn, SegmentId, FRAME_HEADER_LEN, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
-};
+use spool_core::mark::{add_gap, check, LogMark, MarkError, MarkProblem};
+use spool_core::record::{Lsn, SegmentId};
 use spool_core::recover::{is_unwritten, Corruption, LogScan, SegmentScan};
 
-use super::files::{fdatasync, parse_segment_file_name, pwrite_all, segment_file_name};
+use super::files::{fdatasync, parse_segment_file_name, pwrite_all, segment_file_name, MARK_FILE};
 
 /// Why a data directory cannot be opened.
 #[derive(Debug)]
@@ -31,8 +34,22 @@ pub enum OpenError {
     Corrupt(Corruption),
     /// Segment ids are not contiguous: a segment in the middle is missing.
     Missing(SegmentId),
+    /// The log holds less than its mark says it held (newest segments or
+    /// acknowledged records missing, damage after a clean stop, no mark).
+    Damaged(MarkProblem),
     /// Another process holds the directory's lock.
     Locked(PathBuf),
+}
+
+impl OpenError {
+    /// Whether this is damage to the log (an operator must look; a restart
+    /// cannot fix it), as opposed to an IO error or a lock held.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            OpenError::Corrupt(_) | OpenError::Missing(_) | OpenError::Damaged(_)
+        )
+    }
 }
 
 impl fmt::Display for OpenError {
@@ -41,13 +58,17 @@ impl fmt::Display for OpenError {
             OpenError::Io(p, e) => write!(f, "{}: {e}", p.display()),
             OpenError::Corrupt(c) => write!(
                 f,
-                "corruption in {}: {c}; refusing to start (run `spool verify`; the bad range is never served)",
+                "corruption in {}: {c}; refusing to start (run `spool verify --data-dir DIR` for a full report; the bad range is never served)",
                 segment_file_name(c.segment)
             ),
             OpenError::Missing(id) => write!(
                 f,
-                "segment {} is missing between older and newer segments; refusing to start",
+                "segment {} is missing between older and newer segments; refusing to start (restore it, or run `spool verify --data-dir DIR` for a full report)",
                 segment_file_name(*id)
+            ),
+            OpenError::Damaged(p) => write!(
+                f,
+                "{p}; refusing to start. Restore the missing files if you can; `spool verify --data-dir DIR` reports what is there. To start anyway, accepting the loss, use --accept-data-loss: ids then continue after every id that could have been acknowledged, and readers report the lost ids as a gap"
             ),
             OpenError::Locked(p) => write!(f, "{} is in use by another spool process", p.display()),
         }
@@ -65,6 +86,9 @@ pub struct Recovered {
     pub records: u64,
     /// Torn tails found (and cut, with `repair`): segment, offset, bytes.
     pub torn: Vec<(SegmentId, u64, u64)>,
+    /// Damage accepted with `accept_loss`: what was wrong, and the ids
+    /// declared lost (none when no id that was handed out is missing).
+    pub accepted: Option<(MarkProblem, Option<(Lsn, Lsn)>)>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
@@ -89,12 +113,25 @@ pub fn list_segments(dir: &Path, repair: bool) -> Result<Vec<SegmentId>, OpenErr
     Ok(ids)
 }
 
-/// Scans every segment of `dir` in order with the core's [`LogScan`],
-/// calling `visit` with each file's bytes, its scan and its metadata. Stops
-/// at the first corruption. Returns the scan for [`LogScan::finish`].
+/// Reads the data directory's log mark: `Ok(None)` when there is none,
+/// `Err` inside when it is damaged.
+pub fn read_mark(dir: &Path) -> Result<Result<Option<LogMark>, MarkError>, OpenError> {
+    let path = dir.join(MARK_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => Ok(LogMark::decode(&bytes).map(Some)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Ok(None)),
+        Err(e) => Err(OpenError::Io(path, e)),
+    }
+}
+
+/// Scans every segment of `dir` in order with the core's [`LogScan`]
+/// (`gaps`: id ranges declared lost), calling `visit` with each file's
+/// bytes, its scan and its metadata. Stops at the first corruption.
+/// Returns the scan for [`LogScan::found`] and [`LogScan::finish`].
 pub fn scan_dir(
     dir: &Path,
     repair: bool,
+    gaps: &[(Lsn, Lsn)],
     mut visit: impl FnMut(SegmentId, &[u8], &SegmentScan, &fs::Metadata) -> Result<(), OpenError>,
 ) -> Result<LogScan, OpenError> {
     let ids = list_segments(dir, repair)?;
@@ -111,7 +148,9 @@ pub fn scan_dir(
         }
         trailing_unwritten += 1;
     }
-    let mut log = LogScan::new(&ids, trailing_unwritten).map_err(|m| OpenError::Missing(m.0))?;
+    let mut log = LogScan::new(&ids, trailing_unwritten)
+        .map_err(|m| OpenError::Missing(m.0))?
+        .with_gaps(gaps);
     while let Some(id) = log.next_segment() {
         let path = dir.join(segment_file_name(id));
         let bytes = fs::read(&path).map_err(io_err(&path))?;
@@ -127,45 +166,65 @@ pub fn scan_dir(
     Ok(log)
 }
 
-/// Calls `f` with every valid record of a scanned segment, in order.
-pub fn for_each_record(
-    id: SegmentId,
-    bytes: &[u8],
-    scan: &SegmentScan,
-    mut f: impl FnMut(Lsn, &[u8]),
-) {
-    let mut pos = SEGMENT_HEADER_LEN as usize;
-    while (pos as u64) < scan.end {
-        let Some(rest) = bytes.get(pos..) else { return };
-        match decode_frame(rest, id, MAX_PAYLOAD_LEN) {
-            Ok(Decoded::Record(frame)) => {
-                f(frame.seq, frame.payload);
-                pos += FRAME_HEADER_LEN + frame.payload.len();
-            }
-            // The scan validated every frame before `end`.
-            _ => return,
-        }
-    }
-}
-
-/// Opens `dir` for writing: scans it, cuts a torn tail (with `repair`), and
+/// Opens `dir` for writing: scans it, checks it against its log mark, cuts
+/// a torn tail (with `repair`, and only once the checks passed), and
 /// returns the starting state.
-pub fn recover(dir: &Path, repair: bool) -> Result<Recovered, OpenError> {
+///
+/// With `accept_loss`, a log that falls short of its mark is opened anyway:
+/// ids continue after the mark's `id_bound` (every id that could have been
+/// handed out), the ids in between are declared lost (kept in every later
+/// mark, reported by readers as a gap), and the next record starts a new
+/// segment. Corruption inside the log is never accepted.
+pub fn recover(dir: &Path, repair: bool, accept_loss: bool) -> Result<Recovered, OpenError> {
+    let mark = read_mark(dir)?;
+    let mut gaps = match &mark {
+        Ok(Some(m)) => m.gaps.clone(),
+        _ => Vec::new(),
+    };
     let mut torn = Vec::new();
-    let log = scan_dir(dir, repair, |id, _bytes, scan, _meta| {
+    let log = scan_dir(dir, repair, &gaps, |id, _bytes, scan, _meta| {
         if let Some(t) = scan.torn {
             torn.push((id, t.at, t.dirty_end - t.at));
-            if repair {
-                zero_range(&dir.join(segment_file_name(id)), t.at, t.dirty_end)?;
-            }
         }
         Ok(())
     })?;
+    let found = log.found();
+    let problem = check(mark.as_ref().map(Option::as_ref).map_err(|e| *e), &found).err();
     let records = log.records();
+    let mut state = log.finish();
+    let mut accepted = None;
+    if let Some(problem) = problem {
+        if !accept_loss {
+            return Err(OpenError::Damaged(problem));
+        }
+        let bound = match &mark {
+            Ok(Some(m)) => m.id_bound.max(m.durable),
+            _ => Lsn(0),
+        };
+        let mut lost = None;
+        if bound > state.last_lsn {
+            lost = Some((state.last_lsn.next(), bound));
+            add_gap(&mut gaps, state.last_lsn.next(), bound);
+            state.last_lsn = bound;
+            state.seal_active = true;
+        }
+        accepted = Some((problem, lost));
+    }
+    // Gaps wholly before the oldest record left are history.
+    if let Some(oldest) = state.segments.iter().map(|s| s.first).find(|f| f.0 != 0) {
+        gaps.retain(|&(_, to)| to >= oldest);
+    }
+    state.gaps = gaps;
+    if repair {
+        for &(id, at, len) in &torn {
+            zero_range(&dir.join(segment_file_name(id)), at, at + len)?;
+        }
+    }
     Ok(Recovered {
-        state: log.finish(),
+        state,
         records,
         torn,
+        accepted,
     })
 }
 
@@ -219,8 +278,12 @@ fn zero_range(path: &Path, from: u64, to: u64) -> Result<(), OpenError> {
 }
 
 /// An exclusive lock on a data directory, held for the life of the value.
+///
+/// The lock is taken on the directory itself (`flock` on a descriptor of
+/// the directory), not on a file in it: a lock file can be deleted while a
+/// daemon runs, letting a second one start on the same log.
 pub struct DirLock {
-    _file: File,
+    _dir: File,
 }
 
 impl DirLock {
@@ -228,19 +291,13 @@ impl DirLock {
     /// process holds it.
     pub fn acquire(dir: &Path) -> Result<DirLock, OpenError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let path = dir.join("LOCK");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        let file = File::open(dir).map_err(io_err(dir))?;
         use std::os::fd::AsRawFd;
         // SAFETY: plain syscall on a descriptor owned by `file`.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             return Err(OpenError::Locked(dir.to_path_buf()));
         }
-        Ok(DirLock { _file: file })
+        Ok(DirLock { _dir: file })
     }
 }
