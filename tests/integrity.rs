@@ -387,7 +387,18 @@ fn a_missing_mark_file_is_refused() {
     std::fs::remove_file(tmp.path().join("MARK")).unwrap();
     let err = start_fails(tmp.path(), &[], DAMAGED);
     assert!(err.contains("MARK file is missing"), "{err}");
+    // Without a mark nothing bounds the ids: the message says what the
+    // flag would then do, and the daemon warns when it is used.
+    assert!(
+        err.contains("ids then continue after the last record present"),
+        "{err}"
+    );
     let mut s = start(tmp.path(), &["--accept-data-loss"]);
+    assert!(
+        s.stderr().contains("without a MARK nothing bounds"),
+        "{}",
+        s.stderr()
+    );
     assert_eq!(post_batch(s.addr, 1, "y").0, 4);
     stop(&mut s);
 }
@@ -496,4 +507,86 @@ fn ids_stay_consecutive_across_restarts_and_crashes() {
     assert_eq!(ids, (1..expected).collect::<Vec<_>>());
     let unique: BTreeSet<u64> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len());
+}
+
+/// Three segments of records, stopped cleanly; returns (dir, segment paths).
+fn three_segments(tag: &str) -> (TempDir, Vec<PathBuf>) {
+    let tmp = TempDir::new(tag);
+    let mut s = start(
+        tmp.path(),
+        &["--segment-size", "64KiB", "--max-record", "1KiB"],
+    );
+    while segments(tmp.path()).len() < 3 {
+        post_batch(s.addr, 100, "fill");
+    }
+    post_batch(s.addr, 100, "more");
+    stop(&mut s);
+    let segs = segments(tmp.path());
+    (tmp, segs)
+}
+
+#[test]
+fn cat_calls_records_missing_from_a_segment_that_is_still_there_damage_not_retention() {
+    // The first records of a sealed segment zeroed: not "caught up".
+    let (tmp, segs) = three_segments("int-zerofirst");
+    let mut bytes = std::fs::read(&segs[1]).unwrap();
+    bytes[32..600].fill(0);
+    std::fs::write(&segs[1], &bytes).unwrap();
+    let (code, ids, gaps, err) = cat_run(tmp.path());
+    assert_eq!(code, DAMAGED, "{err}");
+    assert!(gaps.is_empty(), "damage is not a gap: {err}");
+    assert_whole(&ids, &[], "before the damage");
+
+    // The last records of a sealed segment zeroed, the file still there:
+    // retention deletes whole files, so this is damage too.
+    let (tmp, segs) = three_segments("int-zerolast");
+    let mut bytes = std::fs::read(&segs[0]).unwrap();
+    // Frame starts: length at bytes 4..8 of each 20-byte frame header.
+    let mut starts = Vec::new();
+    let mut pos = 32;
+    while pos + 20 <= bytes.len() && bytes[pos..pos + 20].iter().any(|&b| b != 0) {
+        starts.push(pos);
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        pos += 20 + len;
+    }
+    let cut = starts[starts.len() - 5];
+    bytes[cut..pos].fill(0);
+    std::fs::write(&segs[0], &bytes).unwrap();
+    let (code, _, gaps, err) = cat_run(tmp.path());
+    assert_eq!(code, DAMAGED, "{err}");
+    assert!(gaps.is_empty() && err.contains("missing"), "{err}");
+    let (code, out, _) = run_cmd(&["verify"], tmp.path());
+    assert_eq!(code, DAMAGED, "{out}");
+}
+
+#[test]
+fn cat_knows_from_the_mark_when_the_newest_segment_is_gone() {
+    let (tmp, segs) = three_segments("int-catmark");
+    for p in segs.iter().rev() {
+        let written = std::fs::read(p).unwrap()[32..].iter().any(|&b| b != 0);
+        std::fs::remove_file(p).unwrap();
+        if written {
+            break;
+        }
+    }
+    let (code, ids, _, err) = cat_run(tmp.path());
+    assert_eq!(code, DAMAGED, "{err}");
+    assert!(err.contains("missing"), "{err}");
+    assert_whole(&ids, &[], "what is left");
+}
+
+#[test]
+fn an_older_spool_holding_the_lock_file_keeps_this_one_out() {
+    // Earlier versions locked the LOCK file; `flock` stands in for one.
+    let tmp = TempDir::new("int-legacylock");
+    std::fs::write(tmp.path().join("LOCK"), b"").unwrap();
+    let held = std::fs::File::open(tmp.path().join("LOCK")).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let err = start_fails(tmp.path(), &[], 1);
+    assert!(err.contains("in use by another spool process"), "{err}");
+    drop(held);
+    let mut s = start(tmp.path(), &[]);
+    stop(&mut s);
 }

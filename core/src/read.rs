@@ -19,9 +19,12 @@
 //!   written on (and sealed) after the reader saw its end: the reader
 //!   re-reads it from where it stopped. The next segment holding a record
 //!   proves the writer finished this one (one write is in flight at a time,
-//!   in order), so a re-read sees all of it. Only if the re-read finds
-//!   nothing more (the segment is gone, or ends in zeros) is the difference
-//!   a gap; non-zero bytes that are not a record there are corruption.
+//!   in order), so a re-read sees all of it. Only if the segment is gone is
+//!   the difference a gap (retention); if it is still there and ends
+//!   early, the difference is a gap only when it was declared lost
+//!   ([`LogReader::with_gaps`]), and damage otherwise, as are non-zero
+//!   bytes that are not a record, and an empty or unreadable segment
+//!   followed by one holding records.
 //! - a segment that disappears while being read was deleted by retention
 //!   (only the oldest segments are deleted, never the one being written):
 //!   the reader moves to the next one and reports what it missed as a gap.
@@ -37,6 +40,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::mark::gap_declared;
 use crate::record::{
     decode_frame, Decoded, FrameError, Lsn, SegmentHeader, SegmentId, FRAME_HEADER_LEN,
     MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
@@ -142,6 +146,8 @@ pub struct LogReader {
     stopped_on: Option<(SegmentId, u64)>,
     /// Read into here, then copied to `buf` (zeroed once, not per read).
     scratch: Vec<u8>,
+    /// Id ranges declared lost (from the log mark).
+    gaps: Vec<(Lsn, Lsn)>,
 }
 
 impl LogReader {
@@ -163,7 +169,19 @@ impl LogReader {
             listing: Vec::new(),
             stopped_on: None,
             scratch: Vec::new(),
+            gaps: Vec::new(),
         }
+    }
+
+    /// Declares id ranges known lost (the log mark's `gaps`). A segment
+    /// that is still present but ends before the next segment's first id
+    /// is a declared gap only if the missing ids are declared; otherwise it
+    /// is damage ([`CorruptionKind::MissingRecords`]). Retention deletes
+    /// whole segments, so records missing from a segment that is still
+    /// there are never retention.
+    pub fn with_gaps(mut self, gaps: &[(Lsn, Lsn)]) -> LogReader {
+        self.gaps = gaps.to_vec();
+        self
     }
 
     /// The id the next record must have, once known.
@@ -309,11 +327,40 @@ impl LogReader {
             // deletes, oldest first, so `cur` went too; the next call
             // finds that out.
             FirstRecord::Gone => return Ok(true),
-            // Prepared ahead and not written: `cur` is the active segment.
-            FirstRecord::None => return Ok(false),
-            // Being written, or damaged: not readable yet.
-            FirstRecord::Unreadable => {
-                self.stopped_on = Some((next, SEGMENT_HEADER_LEN));
+            // Prepared ahead and not written (`cur` is the active segment),
+            // or its first record is being written: caught up. Unless a
+            // later segment holds a record: the writer fills segments in
+            // order, so then `next` lost its records.
+            first @ (FirstRecord::None | FirstRecord::Unreadable) => {
+                let later: Vec<SegmentId> =
+                    self.listing.iter().copied().filter(|&s| s > next).collect();
+                for s in later {
+                    if let FirstRecord::Id(id) = first_record(store, s)? {
+                        // `next` was read before `s`: look again, now that
+                        // the writer is known to have gone past it.
+                        let first = match first_record(store, next)? {
+                            FirstRecord::Id(_) | FirstRecord::Gone => return Ok(true),
+                            again => again,
+                        };
+                        let kind = match (first, self.want) {
+                            (FirstRecord::None, Some(w)) if id > w => {
+                                CorruptionKind::MissingRecords {
+                                    from: w,
+                                    to: Lsn(id.0 - 1),
+                                }
+                            }
+                            _ => CorruptionKind::Frame(FrameError::BadCrc),
+                        };
+                        return Err(ReadError::Corrupt(Corruption {
+                            segment: next,
+                            offset: SEGMENT_HEADER_LEN,
+                            kind,
+                        }));
+                    }
+                }
+                if matches!(first, FirstRecord::Unreadable) {
+                    self.stopped_on = Some((next, SEGMENT_HEADER_LEN));
+                }
                 return Ok(false);
             }
             FirstRecord::Id(id) => id,
@@ -339,9 +386,23 @@ impl LogReader {
                 self.buf.truncate((self.pos - self.buf_at) as usize);
                 self.eof = false;
                 match self.at_pos(store, cur)? {
-                    None => return Ok(true),                   // deleted: the next call moves on
-                    Some(AtPos::Frame(..)) => return Ok(true), // it grew: read on
-                    Some(AtPos::Clean) => true,                // ends here: a gap follows
+                    // Deleted by retention: the next call reports the gap.
+                    None => return Ok(true),
+                    // It grew: read on.
+                    Some(AtPos::Frame(..)) => return Ok(true),
+                    // It is still there and ends before the ids `next`
+                    // starts after: a declared gap, or records lost.
+                    Some(AtPos::Clean) => {
+                        let (w, to) = (self.want.unwrap_or(first), Lsn(first.0 - 1));
+                        if !gap_declared(&self.gaps, w, to) {
+                            return Err(ReadError::Corrupt(Corruption {
+                                segment: next,
+                                offset: SEGMENT_HEADER_LEN,
+                                kind: CorruptionKind::MissingRecords { from: w, to },
+                            }));
+                        }
+                        true
+                    }
                     Some(AtPos::Bad(e)) => {
                         return Err(ReadError::Corrupt(Corruption {
                             segment: cur,
@@ -464,6 +525,7 @@ impl LogReader {
     }
 }
 
+#[derive(Clone, Copy)]
 enum FirstRecord {
     Gone,
     None,

@@ -30,6 +30,7 @@ use crate::config::ServeConfig;
 use crate::log::{Log, LogOptions};
 use crate::routes::{self, Reply, Route};
 use crate::storage::recovery::OpenError;
+use spool_core::mark::MarkProblem;
 use spool_core::segment::DeleteReason;
 
 const LISTENER: Token = Token(0);
@@ -188,6 +189,9 @@ impl Server {
                     "spool: WARNING: ids {from}..={to} are declared lost (some may never have been used); new records start at {}, in a new segment; readers report the lost ids as a gap",
                     to.next()
                 ),
+                None if matches!(problem, MarkProblem::NoMark | MarkProblem::BadMark(_)) => eprintln!(
+                    "spool: WARNING: without a MARK nothing bounds the ids handed out before: ids continue after the last record present; if newer segments were lost too, their ids are given again"
+                ),
                 None => eprintln!("spool: WARNING: no id that was handed out is missing; ids continue after the last record present"),
             }
         }
@@ -296,6 +300,8 @@ impl Server {
         );
         if self.log.close() {
             eprintln!("spool: clean shutdown recorded in the log mark");
+        } else if !self.failed {
+            eprintln!("spool: WARNING: could not record a clean shutdown in the log mark (see the write error above, if any); the next start treats this stop as a crash");
         }
         Ok(exit)
     }

@@ -159,7 +159,13 @@ impl Log {
             let _ = t.join();
         }
         match self.handoff.inspect(|gc| gc.clean_mark()) {
-            Some(mark) => self.files.write_mark(&mark).is_ok(),
+            Some(mark) => match self.files.write_mark(&mark) {
+                Ok(()) => true,
+                Err(e) => {
+                    eprintln!("spool: writing the clean-shutdown mark: {e}");
+                    false
+                }
+            },
             None => false,
         }
     }

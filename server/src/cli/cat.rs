@@ -2,7 +2,12 @@
 //! while a daemon may be writing it.
 //!
 //! Built on [`LogReader`]: consecutive ids, or a gap named on stderr (exit
-//! status 4); corruption stops it with the segment and offset (status 3).
+//! status 4); corruption stops it with the segment and offset (status 3),
+//! and so do records or segments missing that the log mark names (a
+//! segment that is still there but ends early is damage, unless its
+//! missing ids were declared lost). Records that are not log entries (raw
+//! payloads appended through the library) are named on stderr and make
+//! the exit status 1.
 //! At the end of the newest segment, bytes that are not a complete record
 //! are classified with the recovery scan: a torn tail (or a write in
 //! progress) is a note; anything else is corruption.
@@ -12,6 +17,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use spool_core::entry::EntryRef;
+use spool_core::mark::{check, Found};
 use spool_core::read::{LogReader, ReadError, ReadItem, Start};
 use spool_core::record::{Lsn, MAX_PAYLOAD_LEN};
 use spool_core::recover::{scan_segment, Role};
@@ -19,6 +25,7 @@ use spool_core::recover::{scan_segment, Role};
 use super::{EXIT_DAMAGED, EXIT_FAILURE, EXIT_GAP, EXIT_OK};
 use crate::storage::dir_store::DirStore;
 use crate::storage::files::segment_file_name;
+use crate::storage::recovery::{list_segments, read_mark};
 
 /// Runs `spool cat` on `dir`, writing records to stdout.
 pub fn run(dir: &Path) -> ExitCode {
@@ -28,8 +35,23 @@ pub fn run(dir: &Path) -> ExitCode {
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    // Read before the segments: what it names existed then, so a segment
+    // or record it names and the reader did not find is missing.
+    let mark = match read_mark(dir) {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            eprintln!("spool: the MARK file is damaged ({e}); run `spool verify`");
+            return ExitCode::from(EXIT_DAMAGED);
+        }
+        Err(e) => {
+            eprintln!("spool: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let gaps = mark.as_ref().map(|m| m.gaps.clone()).unwrap_or_default();
     let mut store = DirStore::new(dir);
-    let mut reader = LogReader::new(Start::Oldest);
+    let mut reader = LogReader::new(Start::Oldest).with_gaps(&gaps);
+    let mut not_entries = 0u64;
     let mut line = Vec::with_capacity(512);
     let mut gaps = 0u64;
     loop {
@@ -39,7 +61,10 @@ pub fn run(dir: &Path) -> ExitCode {
                 match EntryRef::decode(payload) {
                     Ok(e) => spool_proto::decode::entry_to_json(id.0, &e, &mut line),
                     Err(err) => {
-                        eprintln!("spool: record {id}: payload is not a log entry: {err}");
+                        not_entries += 1;
+                        eprintln!(
+                            "spool: record {id}: payload is not a log entry ({err}); not printed"
+                        );
                         continue;
                     }
                 }
@@ -91,6 +116,32 @@ pub fn run(dir: &Path) -> ExitCode {
                 }
             }
         }
+    }
+    // What the mark says the log held, against what was read (the clean
+    // end is not checked: a daemon may have started since).
+    if let Some(mut m) = mark {
+        m.clean = None;
+        let newest = match list_segments(dir, false) {
+            Ok(ids) => ids.last().copied(),
+            Err(e) => {
+                eprintln!("spool: {e}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+        let found = Found {
+            newest_segment: newest,
+            last: Lsn(reader.next_id().map_or(0, |n| n.0.saturating_sub(1))),
+            active: None,
+            torn: None,
+        };
+        if let Err(p) = check(Ok(Some(&m)), &found) {
+            eprintln!("spool: the log is missing data: {p} (run `spool verify`)");
+            return ExitCode::from(EXIT_DAMAGED);
+        }
+    }
+    if not_entries > 0 {
+        eprintln!("spool: {not_entries} record(s) were not log entries and were not printed");
+        return ExitCode::from(EXIT_FAILURE);
     }
     ExitCode::from(if gaps > 0 { EXIT_GAP } else { EXIT_OK })
 }

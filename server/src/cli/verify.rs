@@ -20,25 +20,51 @@ use crate::storage::recovery::{list_segments, read_mark};
 
 /// Runs `spool verify` on `dir`; the report goes to stdout.
 pub fn run(dir: &Path) -> ExitCode {
-    match verify(dir) {
-        Ok(true) => ExitCode::from(EXIT_OK),
-        Ok(false) => ExitCode::from(EXIT_DAMAGED),
-        Err(e) => {
-            eprintln!("spool: verify {}: {e}", dir.display());
-            ExitCode::from(EXIT_FAILURE)
+    // Retention may delete the oldest segment between the listing and its
+    // read while a daemon runs: list again and start over.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match verify(dir) {
+            Ok(true) => return ExitCode::from(EXIT_OK),
+            Ok(false) => return ExitCode::from(EXIT_DAMAGED),
+            Err(Fail::Gone(_)) if attempts < 10 => continue,
+            Err(Fail::Gone(e) | Fail::Other(e)) => {
+                eprintln!("spool: verify {}: {e}", dir.display());
+                return ExitCode::from(EXIT_FAILURE);
+            }
         }
     }
 }
 
-fn read(dir: &Path, id: SegmentId) -> Result<Vec<u8>, String> {
+enum Fail {
+    /// A segment listed a moment ago is gone (retention).
+    Gone(String),
+    Other(String),
+}
+
+impl From<String> for Fail {
+    fn from(e: String) -> Fail {
+        Fail::Other(e)
+    }
+}
+
+fn read(dir: &Path, id: SegmentId) -> Result<Vec<u8>, Fail> {
     let path = dir.join(segment_file_name(id));
-    std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::read(&path).map_err(|e| {
+        let msg = format!("{}: {e}", path.display());
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Fail::Gone(msg)
+        } else {
+            Fail::Other(msg)
+        }
+    })
 }
 
 /// Prints the report; `Ok(true)` when no damage was found.
-fn verify(dir: &Path) -> Result<bool, String> {
+fn verify(dir: &Path) -> Result<bool, Fail> {
     if !dir.is_dir() {
-        return Err("not a directory".into());
+        return Err(Fail::Other("not a directory".into()));
     }
     let mark = read_mark(dir).map_err(|e| e.to_string())?;
     let gaps = match &mark {

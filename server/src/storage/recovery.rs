@@ -66,6 +66,10 @@ impl fmt::Display for OpenError {
                 "segment {} is missing between older and newer segments; refusing to start (restore it, or run `spool verify --data-dir DIR` for a full report)",
                 segment_file_name(*id)
             ),
+            OpenError::Damaged(p @ (MarkProblem::NoMark | MarkProblem::BadMark(_))) => write!(
+                f,
+                "{p}; refusing to start. `spool verify --data-dir DIR` reports what is there. If no segment was lost (the MARK file alone was removed or damaged), start with --accept-data-loss: ids then continue after the last record present, so if newer segments were lost too, their ids would be given again"
+            ),
             OpenError::Damaged(p) => write!(
                 f,
                 "{p}; refusing to start. Restore the missing files if you can; `spool verify --data-dir DIR` reports what is there. To start anyway, accepting the loss, use --accept-data-loss: ids then continue after every id that could have been acknowledged, and readers report the lost ids as a gap"
@@ -281,9 +285,12 @@ fn zero_range(path: &Path, from: u64, to: u64) -> Result<(), OpenError> {
 ///
 /// The lock is taken on the directory itself (`flock` on a descriptor of
 /// the directory), not on a file in it: a lock file can be deleted while a
-/// daemon runs, letting a second one start on the same log.
+/// daemon runs, letting a second one start on the same log. The `LOCK`
+/// file that earlier versions of Spool locked is locked too, so an older
+/// binary cannot write the directory beside this one.
 pub struct DirLock {
     _dir: File,
+    _legacy: File,
 }
 
 impl DirLock {
@@ -298,6 +305,21 @@ impl DirLock {
         if rc != 0 {
             return Err(OpenError::Locked(dir.to_path_buf()));
         }
-        Ok(DirLock { _dir: file })
+        let path = dir.join("LOCK");
+        let legacy = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        // SAFETY: plain syscall on a descriptor owned by `legacy`.
+        let rc = unsafe { libc::flock(legacy.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(OpenError::Locked(dir.to_path_buf()));
+        }
+        Ok(DirLock {
+            _dir: file,
+            _legacy: legacy,
+        })
     }
 }
