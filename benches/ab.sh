@@ -20,7 +20,7 @@ WORK=$(mktemp -d /var/tmp/spool-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 cargo build --release -q -p spool-server -p spool-benches
-NEW=target/release/spool
+NEW=${NEW:-target/release/spool}
 LOAD=target/release/spool-load
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -47,8 +47,15 @@ for rep in $(seq 1 "$REPS"); do
     for shape in ${SHAPES:-text json ndjson}; do
         args=()
         [ "$shape" = ndjson ] && args=(--batch 1000)
-        echo "base $shape $(run "$BASE" "$shape" "${args[@]}")" >>"$WORK/rows"
-        echo "new $shape $(run "$NEW" "$shape" "${args[@]}")" >>"$WORK/rows"
+        # Alternate which goes first, so neither always runs right after
+        # the other's writes (the disk is still busy for a moment then).
+        if [ $((rep % 2)) -eq 1 ]; then
+            echo "base $shape $(run "$BASE" "$shape" "${args[@]}")" >>"$WORK/rows"
+            echo "new $shape $(run "$NEW" "$shape" "${args[@]}")" >>"$WORK/rows"
+        else
+            echo "new $shape $(run "$NEW" "$shape" "${args[@]}")" >>"$WORK/rows"
+            echo "base $shape $(run "$BASE" "$shape" "${args[@]}")" >>"$WORK/rows"
+        fi
     done
     echo "repetition $rep of $REPS done" >&2
 done
