@@ -7,8 +7,16 @@
 //! scans cleanly. Handing out ids again from where it now ends would give a
 //! second record an id a downstream consumer has already seen (it would
 //! drop the new record as a copy of the old one). The mark is a small
-//! CRC-checked file (`MARK` in the data directory), replaced atomically
-//! (written to a temporary name, synced, renamed, directory synced):
+//! CRC-checked file (`MARK` in the data directory) of two
+//! [`MARK_LEN`]-byte slots, each one sector holding a whole mark and a
+//! sequence number. It is created once through a temporary name (written,
+//! synced, renamed, directory synced); after that each new mark overwrites
+//! the slot that does *not* hold the newest valid mark, in place, with one
+//! sector-sized write and `fdatasync`. Reading takes the valid slot with the
+//! higher sequence number. So a write that fails, is cut short or torn
+//! leaves the previous mark readable; and an in-place write allocates
+//! nothing, so a daemon can start, and stop cleanly, on a full disk. It is
+//! written:
 //!
 //! - at open, after recovery and before the first write: not clean;
 //! - after every segment is created, before any record goes into it;
@@ -46,9 +54,13 @@
 //! | 28 | 8 | `id_bound`: no id above it was handed out |
 //! | 36 | 8 | clean: the active segment (else 0) |
 //! | 44 | 8 | clean: the write position in it (else 0) |
-//! | 52 | 4 | number of gaps `G` (at most [`MAX_GAPS`]) |
-//! | 56 | 16·G | gaps: first and last id of each |
-//! | 56+16G | 4 | CRC32 of every byte before it |
+//! | 52 | 8 | sequence number of this slot's write |
+//! | 60 | 4 | number of gaps `G` (at most [`MAX_GAPS`]) |
+//! | 64 | 16·G | gaps: first and last id of each |
+//! | 64+16G | 4 | CRC32 of every byte before it |
+//! | 68+16G | to [`MARK_LEN`] | zero |
+//!
+//! The file is two such slots, [`MARK_FILE_LEN`] bytes.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -59,10 +71,14 @@ use crate::record::{frame_len, Lsn, SegmentId, SEGMENT_HEADER_LEN};
 pub const MARK_MAGIC: [u8; 8] = *b"SPOOLMRK";
 /// The mark format version written by this build.
 pub const MARK_VERSION: u8 = 1;
-/// Most declared gaps a mark keeps (oldest are dropped past it, once
-/// retention has removed the records around them).
-pub const MAX_GAPS: usize = 256;
-const FIXED_LEN: usize = 56;
+/// Most declared gaps a mark keeps, so that it fits one sector (the oldest
+/// are dropped past it; each needed an operator's `--accept-data-loss`).
+pub const MAX_GAPS: usize = 27;
+/// One slot of the mark file: one sector.
+pub const MARK_LEN: usize = 512;
+/// The mark file: two slots.
+pub const MARK_FILE_LEN: usize = 2 * MARK_LEN;
+const FIXED_LEN: usize = 64;
 
 /// Where a cleanly stopped log ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,8 +135,8 @@ pub fn records_per_segment(segment_bytes: u64) -> u64 {
 }
 
 impl LogMark {
-    /// Encodes the mark.
-    pub fn encode(&self) -> Vec<u8> {
+    /// Encodes the mark as one slot with sequence number `seq`.
+    pub fn encode(&self, seq: u64) -> Vec<u8> {
         let gaps = &self.gaps[self.gaps.len().saturating_sub(MAX_GAPS)..];
         let mut out = Vec::with_capacity(FIXED_LEN + 16 * gaps.len() + 4);
         out.extend_from_slice(&MARK_MAGIC);
@@ -136,6 +152,7 @@ impl LogMark {
         });
         out.extend_from_slice(&clean.segment.0.to_le_bytes());
         out.extend_from_slice(&clean.end.to_le_bytes());
+        out.extend_from_slice(&seq.to_le_bytes());
         // At most MAX_GAPS, so the count fits.
         out.extend_from_slice(&(gaps.len() as u32).to_le_bytes());
         for (a, b) in gaps {
@@ -144,11 +161,12 @@ impl LogMark {
         }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
+        out.resize(MARK_LEN, 0);
         out
     }
 
-    /// Decodes and checks a mark.
-    pub fn decode(bytes: &[u8]) -> Result<LogMark, MarkError> {
+    /// Decodes and checks one slot: the mark and its sequence number.
+    pub fn decode(bytes: &[u8]) -> Result<(LogMark, u64), MarkError> {
         if bytes.len() < FIXED_LEN + 4 {
             return Err(if bytes.len() >= 8 && bytes[..8] != MARK_MAGIC {
                 MarkError::BadMagic
@@ -167,17 +185,16 @@ impl LogMark {
             b.copy_from_slice(&bytes[at..at + 8]);
             u64::from_le_bytes(b)
         };
-        let count = u32::from_le_bytes([bytes[52], bytes[53], bytes[54], bytes[55]]) as usize;
+        let count = u32::from_le_bytes([bytes[60], bytes[61], bytes[62], bytes[63]]) as usize;
         if count > MAX_GAPS {
             return Err(MarkError::BadCrc);
         }
         let total = FIXED_LEN + 16 * count + 4;
-        if bytes.len() != total {
-            return Err(if bytes.len() < total {
-                MarkError::Truncated
-            } else {
-                MarkError::BadCrc
-            });
+        if bytes.len() < total {
+            return Err(MarkError::Truncated);
+        }
+        if bytes.len() > MARK_LEN || bytes[total..].iter().any(|&b| b != 0) {
+            return Err(MarkError::BadCrc);
         }
         let body = &bytes[..total - 4];
         let stored = u32::from_le_bytes([
@@ -199,13 +216,55 @@ impl LogMark {
                 (Lsn(u64_at(at)), Lsn(u64_at(at + 8)))
             })
             .collect();
-        Ok(LogMark {
+        let mark = LogMark {
             newest_segment: SegmentId(u64_at(12)),
             durable: Lsn(u64_at(20)),
             id_bound: Lsn(u64_at(28)),
             clean,
             gaps,
-        })
+        };
+        Ok((mark, u64_at(52)))
+    }
+
+    /// Reads a mark file: the newest valid slot's mark, its sequence
+    /// number and which slot it is. An error when neither slot is valid
+    /// (the first slot's error).
+    pub fn decode_file(bytes: &[u8]) -> Result<(LogMark, u64, usize), MarkError> {
+        if bytes.len() != MARK_FILE_LEN {
+            return Err(if bytes.len() < MARK_FILE_LEN {
+                MarkError::Truncated
+            } else {
+                MarkError::BadCrc
+            });
+        }
+        let (a, b) = bytes.split_at(MARK_LEN);
+        match (LogMark::decode(a), LogMark::decode(b)) {
+            (Ok((m, sa)), Ok((_, sb))) if sa >= sb => Ok((m, sa, 0)),
+            (_, Ok((m, sb))) => Ok((m, sb, 1)),
+            (Ok((m, sa)), Err(_)) => Ok((m, sa, 0)),
+            (Err(e), Err(_)) => Err(e),
+        }
+    }
+
+    /// Where and how to write this mark over the mark file `current` (its
+    /// bytes, `None` when there is none): `Some((offset, slot bytes))` to
+    /// overwrite the slot not holding the newest valid mark in place, or
+    /// `None` when the file must be created whole ([`LogMark::encode_file`]).
+    pub fn encode_over(&self, current: Option<&[u8]>) -> Option<(u64, Vec<u8>)> {
+        let (_, seq, slot) = LogMark::decode_file(current?).ok()?;
+        let other = 1 - slot;
+        Some((
+            (other * MARK_LEN) as u64,
+            self.encode(seq.saturating_add(1)),
+        ))
+    }
+
+    /// A whole new mark file: this mark in the first slot (sequence 1), the
+    /// second slot empty.
+    pub fn encode_file(&self) -> Vec<u8> {
+        let mut out = self.encode(1);
+        out.resize(MARK_FILE_LEN, 0);
+        out
     }
 
     /// Whether every id in `from..=to` lies in a declared gap.
@@ -380,10 +439,20 @@ mod tests {
     #[test]
     fn round_trip_and_every_damage_is_detected() {
         let m = sample();
-        let bytes = m.encode();
-        assert_eq!(LogMark::decode(&bytes), Ok(m.clone()));
+        let bytes = m.encode(7);
+        assert_eq!(LogMark::decode(&bytes), Ok((m.clone(), 7)));
+        // Cut inside the fields: refused; cut in the zero padding after the
+        // CRC: the same mark (nothing of it is lost).
+        let total = 64 + 16 * m.gaps.len() + 4;
         for cut in 0..bytes.len() {
-            assert!(LogMark::decode(&bytes[..cut]).is_err(), "cut {cut}");
+            match cut < total {
+                true => assert!(LogMark::decode(&bytes[..cut]).is_err(), "cut {cut}"),
+                false => assert_eq!(
+                    LogMark::decode(&bytes[..cut]),
+                    Ok((m.clone(), 7)),
+                    "cut {cut}"
+                ),
+            }
         }
         for i in 0..bytes.len() {
             for bit in 0..8 {
@@ -392,9 +461,48 @@ mod tests {
                 assert!(LogMark::decode(&b).is_err(), "byte {i} bit {bit}");
             }
         }
+        assert_eq!(bytes.len(), MARK_LEN);
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(LogMark::decode(&longer).is_err());
+        // The most gaps a mark keeps still fit one sector.
+        let mut full = m.clone();
+        full.gaps = (0..MAX_GAPS as u64 * 2)
+            .map(|i| (Lsn(i * 10 + 1), Lsn(i * 10 + 2)))
+            .collect();
+        let bytes = full.encode(1);
+        assert_eq!(bytes.len(), MARK_LEN);
+        let (back, _) = LogMark::decode(&bytes).unwrap();
+        assert_eq!(back.gaps, full.gaps[MAX_GAPS..]);
+    }
+
+    #[test]
+    fn the_file_keeps_the_previous_mark_through_a_failed_write() {
+        let mut a = sample();
+        let file = a.encode_file();
+        assert_eq!(LogMark::decode_file(&file), Ok((a.clone(), 1, 0)));
+        // Each write goes to the other slot with the next sequence number.
+        let mut file = file;
+        for n in 2..6u64 {
+            a.durable = Lsn(1000 + n);
+            let (at, slot) = a.encode_over(Some(&file)).unwrap();
+            assert_eq!(at, ((n + 1) % 2) * MARK_LEN as u64);
+            file[at as usize..at as usize + MARK_LEN].copy_from_slice(&slot);
+            assert_eq!(LogMark::decode_file(&file).unwrap().0, a);
+            // The same write torn or cut short at any point: the previous
+            // mark is read.
+            let mut b = a.clone();
+            b.durable = Lsn(9999);
+            let (at2, slot2) = b.encode_over(Some(&file)).unwrap();
+            for cut in 0..MARK_LEN {
+                let mut torn = file.clone();
+                torn[at2 as usize..at2 as usize + cut].copy_from_slice(&slot2[..cut]);
+                let read = LogMark::decode_file(&torn).unwrap().0;
+                assert!(read == a || (cut >= 68 && read == b), "cut {cut}");
+            }
+        }
+        assert!(a.encode_over(None).is_none());
+        assert!(LogMark::decode_file(&[0u8; MARK_FILE_LEN]).is_err());
     }
 
     #[test]

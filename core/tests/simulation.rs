@@ -214,7 +214,7 @@ enum Step {
     Unlink(String),
 }
 
-fn steps(op: &IoOp) -> Vec<Step> {
+fn steps(op: &IoOp, mark_now: Option<&[u8]>) -> Vec<Step> {
     match op {
         IoOp::Prepare {
             segment,
@@ -234,7 +234,7 @@ fn steps(op: &IoOp) -> Vec<Step> {
                 Step::Rename(tmp, name),
                 Step::SyncDir,
             ];
-            steps.extend(mark_steps(mark));
+            steps.extend(mark_steps(mark, mark_now));
             steps
         }
         IoOp::Append {
@@ -253,16 +253,31 @@ fn steps(op: &IoOp) -> Vec<Step> {
     }
 }
 
-/// Replacing the log mark, as `write_mark` does.
-fn mark_steps(mark: &LogMark) -> Vec<Step> {
+/// Replacing the log mark, as `write_mark` does: over the mark file the
+/// disk shows now (`current`), the other slot in place (one sector, then
+/// fdatasync); with none, the whole file through a temporary name.
+fn mark_steps(mark: &LogMark, current: Option<&[u8]>) -> Vec<Step> {
+    if let Some((at, slot)) = mark.encode_over(current) {
+        return vec![
+            Step::Pwrite("MARK".to_owned(), at as usize, slot),
+            Step::Fsync("MARK".to_owned()),
+        ];
+    }
     let tmp = "MARK.tmp".to_owned();
     vec![
         Step::Create(tmp.clone()),
-        Step::Pwrite(tmp.clone(), 0, mark.encode()),
+        Step::Pwrite(tmp.clone(), 0, mark.encode_file()),
         Step::Fsync(tmp.clone()),
         Step::Rename(tmp, "MARK".to_owned()),
         Step::SyncDir,
     ]
+}
+
+/// The mark file's bytes as a read sees them now.
+fn mark_bytes(disk: &Disk) -> Option<Vec<u8>> {
+    disk.inode("MARK")
+        .and_then(|i| disk.files.get(&i))
+        .map(|f| f.live.clone())
 }
 
 struct Faults {
@@ -337,9 +352,9 @@ fn recover(
         .rev()
         .take_while(|&&id| is_unwritten(&bytes_of(disk, id)))
         .count();
-    let mark = match disk.inode("MARK").and_then(|i| disk.files.get(&i)) {
+    let mark = match mark_bytes(disk) {
         None => Ok(None),
-        Some(f) => LogMark::decode(&f.live).map(Some),
+        Some(bytes) => LogMark::decode_file(&bytes).map(|(m, _, _)| Some(m)),
     };
     let gaps = match &mark {
         Ok(Some(m)) => m.gaps.clone(),
@@ -522,7 +537,12 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
 
         let mut gc = GroupCommit::new(cfg, state, now);
         // As the server does at open, before any write.
-        apply(&mut disk, &mark_steps(&gc.open_mark()), &mut rng);
+        let on_disk = mark_bytes(&disk);
+        apply(
+            &mut disk,
+            &mark_steps(&gc.open_mark(), on_disk.as_deref()),
+            &mut rng,
+        );
         let mut pending: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
         let mut in_flight: Vec<(IoOp, Vec<Step>, usize)> = Vec::new();
         let mut failed = false;
@@ -564,7 +584,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                     }
                     IoOp::Prepare { .. } => {}
                 }
-                let s = steps(&op);
+                let s = steps(&op, mark_bytes(&disk).as_deref());
                 in_flight.push((op, s, 0));
             }
             if !in_flight.is_empty() {
@@ -631,7 +651,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                         }
                         IoOp::Prepare { .. } => {}
                     }
-                    let s = steps(&op);
+                    let s = steps(&op, mark_bytes(&disk).as_deref());
                     in_flight.push((op, s, 0));
                 }
                 if let Some((op, s, cursor)) = in_flight.pop() {
@@ -661,7 +681,8 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                 }
             }
             if let Some(mark) = gc.clean_mark() {
-                apply(&mut disk, &mark_steps(&mark), &mut rng);
+                let on_disk = mark_bytes(&disk);
+                apply(&mut disk, &mark_steps(&mark, on_disk.as_deref()), &mut rng);
                 cov.clean_stops += 1;
                 if rng.below(4) == 0 {
                     // Damage after a clean stop must be refused, never cut.

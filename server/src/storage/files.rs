@@ -96,10 +96,31 @@ pub fn link_count(file: &File) -> Result<u64, IoError> {
 /// The name of the log mark file in a data directory.
 pub const MARK_FILE: &str = "MARK";
 
-/// Replaces the data directory's log mark atomically: written to
-/// `MARK.tmp`, synced, renamed over `MARK`, directory synced. On error the
-/// previous mark is still in place.
+/// Replaces the data directory's log mark. Over an existing mark file, in
+/// place: the slot not holding the newest valid mark is overwritten with
+/// one sector-sized `pwrite` and `fsync`, which allocates nothing (so
+/// it works on a full disk) and, failed or torn, leaves the newest valid
+/// mark readable (see [`spool_core::mark`]). Otherwise the whole file is
+/// created through a temporary name (`MARK.tmp` written, synced, renamed
+/// over `MARK`, directory synced).
 pub fn write_mark(dir: &Path, dir_file: &File, mark: &LogMark) -> Result<(), IoError> {
+    let path = dir.join(MARK_FILE);
+    let current = fs::read(&path).ok();
+    if let Some((offset, slot)) = mark.encode_over(current.as_deref()) {
+        let file = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| io_error(&e))?;
+        pwrite_all(&file, &slot, offset)?;
+        // A full fsync (the mark is rare: once per segment), keeping
+        // fdatasync for appends alone.
+        // SAFETY: plain syscall on a descriptor owned by `file`.
+        if unsafe { libc::fsync(file.as_raw_fd()) } != 0 {
+            return Err(last_os_error());
+        }
+        return Ok(());
+    }
     let tmp = dir.join(format!("{MARK_FILE}.tmp"));
     let file = OpenOptions::new()
         .write(true)
@@ -108,12 +129,12 @@ pub fn write_mark(dir: &Path, dir_file: &File, mark: &LogMark) -> Result<(), IoE
         .custom_flags(libc::O_CLOEXEC)
         .open(&tmp)
         .map_err(|e| io_error(&e))?;
-    pwrite_all(&file, &mark.encode(), 0)?;
+    pwrite_all(&file, &mark.encode_file(), 0)?;
     // SAFETY: plain syscall on a descriptor owned by `file`.
     if unsafe { libc::fsync(file.as_raw_fd()) } != 0 {
         return Err(last_os_error());
     }
-    fs::rename(&tmp, dir.join(MARK_FILE)).map_err(|e| io_error(&e))?;
+    fs::rename(&tmp, &path).map_err(|e| io_error(&e))?;
     sync_dir(dir_file)
 }
 

@@ -122,7 +122,7 @@ pub fn list_segments(dir: &Path, repair: bool) -> Result<Vec<SegmentId>, OpenErr
 pub fn read_mark(dir: &Path) -> Result<Result<Option<LogMark>, MarkError>, OpenError> {
     let path = dir.join(MARK_FILE);
     match fs::read(&path) {
-        Ok(bytes) => Ok(LogMark::decode(&bytes).map(Some)),
+        Ok(bytes) => Ok(LogMark::decode_file(&bytes).map(|(m, _, _)| Some(m))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Ok(None)),
         Err(e) => Err(OpenError::Io(path, e)),
     }
