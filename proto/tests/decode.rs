@@ -699,3 +699,21 @@ fn timestamps_as_shippers_send_them() {
     let err = json_err(&body);
     assert!(err.message.len() < 600, "{}", err.message);
 }
+
+#[test]
+fn an_rfc3339_time_out_of_range_says_so() {
+    for (ts, says) in [
+        ("1969-12-31T23:59:59Z", "before 1970"),
+        ("9999-12-31T23:59:59Z", "after 2554-07-21"),
+        ("2024-13-01T00:00:00Z", "is not RFC 3339 or a Unix time"),
+    ] {
+        let err = json_err(&format!(r#"{{"message":"m","timestamp":"{ts}"}}"#));
+        assert_eq!(err.status, 400);
+        assert!(err.message.contains(says), "{ts}: {}", err.message);
+        assert!(
+            err.message.contains(ts),
+            "the value is shown: {}",
+            err.message
+        );
+    }
+}

@@ -98,6 +98,8 @@ pub struct Server {
     failed: bool,
     /// Segments deleted by retention since start.
     deletions: u64,
+    /// Requests answered 507 at once (disk full, before being queued).
+    refused_disk_full: u64,
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and threads it spawns later) and
@@ -236,6 +238,7 @@ impl Server {
             draining: None,
             failed: false,
             deletions: 0,
+            refused_disk_full: 0,
         })
     }
 
@@ -291,11 +294,12 @@ impl Server {
         // still queued: these counters are final for this run.
         let st = self.log.handoff().inspect(|gc| gc.stats());
         eprintln!(
-            "spool: {} records made durable in {} fsyncs ({:.1} per fsync), {} rejected for lack of space, {} segments deleted by retention",
+            "spool: {} records made durable in {} fsyncs ({:.1} per fsync), {} queued records rejected for lack of space and {} requests refused at once while the disk was full, {} segments deleted by retention",
             st.records,
             st.syncs,
             st.records as f64 / st.syncs.max(1) as f64,
             st.rejected,
+            self.refused_disk_full,
             self.deletions
         );
         if self.log.close() {
@@ -526,7 +530,12 @@ impl Server {
                             });
                             return;
                         }
-                        Err(reply) => reply,
+                        Err(reply) => {
+                            if reply.status() == 507 {
+                                self.refused_disk_full += 1;
+                            }
+                            reply
+                        }
                     }
                 }
             }

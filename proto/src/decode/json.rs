@@ -422,6 +422,20 @@ fn level_of(
     }
 }
 
+/// Why an RFC 3339-looking string was refused: its year before 1970 or
+/// from 2554 on (outside the `u64` nanosecond range), else malformed.
+fn rfc3339_out_of_range(s: &str) -> UnixTimeError {
+    let year = s
+        .get(..4)
+        .filter(|y| y.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|y| y.parse::<u32>().ok());
+    match (year, s.as_bytes().get(4)) {
+        (Some(y), Some(b'-')) if y < 1970 => UnixTimeError::Negative,
+        (Some(y), Some(b'-')) if y >= 2554 => UnixTimeError::TooLate,
+        _ => UnixTimeError::NotANumber,
+    }
+}
+
 fn timestamp_of(text: &[u8], t: Token) -> Result<u64, RecordProblem> {
     let parsed = match t.kind {
         Kind::Number => std::str::from_utf8(t.text(text))
@@ -431,7 +445,9 @@ fn timestamp_of(text: &[u8], t: Token) -> Result<u64, RecordProblem> {
             let s = decode_string(text, t)?;
             let s = s.trim();
             match parse_unix_time(s) {
-                Err(UnixTimeError::NotANumber) => parse_rfc3339(s).ok_or(UnixTimeError::NotANumber),
+                Err(UnixTimeError::NotANumber) => {
+                    parse_rfc3339(s).ok_or_else(|| rfc3339_out_of_range(s))
+                }
                 other => other,
             }
         }
