@@ -273,6 +273,26 @@ fn mark_steps(mark: &LogMark, current: Option<&[u8]>) -> Vec<Step> {
     ]
 }
 
+/// What the test learns from an operation as it is issued: which segment
+/// each record goes to, and that retention may take a segment's records.
+fn note_issued(
+    op: &IoOp,
+    segment_of: &mut BTreeMap<u64, SegmentId>,
+    acked: &mut BTreeMap<u64, Vec<u8>>,
+) {
+    match op {
+        IoOp::Append {
+            segment,
+            first,
+            last,
+            ..
+        } => segment_of.extend((first.0..=last.0).map(|id| (id, *segment))),
+        // Retention chose to delete it: its records may go.
+        IoOp::Delete { segment } => acked.retain(|id, _| segment_of.get(id) != Some(segment)),
+        IoOp::Prepare { .. } => {}
+    }
+}
+
 /// The mark file's bytes as a read sees them now.
 fn mark_bytes(disk: &Disk) -> Option<Vec<u8>> {
     disk.inode("MARK")
@@ -569,21 +589,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                 }
             }
             while let Some(op) = gc.poll_io(now) {
-                match &op {
-                    IoOp::Append {
-                        segment,
-                        first,
-                        last,
-                        ..
-                    } => {
-                        segment_of.extend((first.0..=last.0).map(|id| (id, *segment)));
-                    }
-                    IoOp::Delete { segment } => {
-                        // Retention chose to delete it: its records may go.
-                        acked.retain(|id, _| segment_of.get(id) != Some(segment));
-                    }
-                    IoOp::Prepare { .. } => {}
-                }
+                note_issued(&op, &mut segment_of, &mut acked);
                 let s = steps(&op, mark_bytes(&disk).as_deref());
                 in_flight.push((op, s, 0));
             }
@@ -639,18 +645,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                 now += 1;
                 gc.handle_timeout(now);
                 while let Some(op) = gc.poll_io(now) {
-                    match &op {
-                        IoOp::Append {
-                            segment,
-                            first,
-                            last,
-                            ..
-                        } => segment_of.extend((first.0..=last.0).map(|id| (id, *segment))),
-                        IoOp::Delete { segment } => {
-                            acked.retain(|id, _| segment_of.get(id) != Some(segment))
-                        }
-                        IoOp::Prepare { .. } => {}
-                    }
+                    note_issued(&op, &mut segment_of, &mut acked);
                     let s = steps(&op, mark_bytes(&disk).as_deref());
                     in_flight.push((op, s, 0));
                 }

@@ -71,6 +71,28 @@ pub fn fdatasync(file: &File) -> Result<(), IoError> {
     Ok(())
 }
 
+/// `fsync` of a file: data and metadata (size, allocation, times).
+pub fn fsync(file: &File) -> Result<(), IoError> {
+    // SAFETY: plain syscall on a descriptor owned by `file`.
+    if unsafe { libc::fsync(file.as_raw_fd()) } != 0 {
+        return Err(last_os_error());
+    }
+    Ok(())
+}
+
+/// Creates (or truncates) `path` for writing a new file under a temporary
+/// name.
+fn create_tmp(path: &Path) -> Result<File, IoError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| io_error(&e))
+}
+
 /// `fsync` of a directory, so entries created, renamed or removed in it last.
 pub fn sync_dir(dir: &File) -> Result<(), IoError> {
     // SAFETY: plain syscall on a descriptor owned by `dir`.
@@ -115,25 +137,12 @@ pub fn write_mark(dir: &Path, dir_file: &File, mark: &LogMark) -> Result<(), IoE
         pwrite_all(&file, &slot, offset)?;
         // A full fsync (the mark is rare: once per segment), keeping
         // fdatasync for appends alone.
-        // SAFETY: plain syscall on a descriptor owned by `file`.
-        if unsafe { libc::fsync(file.as_raw_fd()) } != 0 {
-            return Err(last_os_error());
-        }
-        return Ok(());
+        return fsync(&file);
     }
     let tmp = dir.join(format!("{MARK_FILE}.tmp"));
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(|e| io_error(&e))?;
+    let file = create_tmp(&tmp)?;
     pwrite_all(&file, &mark.encode_file(), 0)?;
-    // SAFETY: plain syscall on a descriptor owned by `file`.
-    if unsafe { libc::fsync(file.as_raw_fd()) } != 0 {
-        return Err(last_os_error());
-    }
+    fsync(&file)?;
     fs::rename(&tmp, &path).map_err(|e| io_error(&e))?;
     sync_dir(dir_file)
 }
@@ -264,21 +273,11 @@ impl SegmentFiles {
     fn prepare(&self, id: SegmentId, file_bytes: u64) -> Result<(), IoError> {
         let tmp = self.dir.join(format!("{}.tmp", segment_file_name(id)));
         let result = (|| {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&tmp)
-                .map_err(|e| io_error(&e))?;
+            let file = create_tmp(&tmp)?;
             fallocate(&file, file_bytes)?;
             pwrite_all(&file, &SegmentHeader { id }.encode(), 0)?;
             // The size and allocation changed: a full fsync, not fdatasync.
-            // SAFETY: plain syscall on a descriptor owned by `file`.
-            if unsafe { libc::fsync(file.as_raw_fd()) } != 0 {
-                return Err(last_os_error());
-            }
+            fsync(&file)?;
             fs::rename(&tmp, self.path(id)).map_err(|e| io_error(&e))?;
             sync_dir(&self.dir_file)?;
             Ok(file)
