@@ -548,6 +548,10 @@ fn headless(bin: &str, profile: &TempDir, url: &str) -> Command {
         "--host-resolver-rules=MAP attacker.example 127.0.0.1",
     ])
     .arg(format!("--user-data-dir={}", profile.path().display()))
+    // Chromium's own temporary files (shared memory without /dev/shm) go
+    // inside the profile, which the test removes; it is killed, so it
+    // never cleans them up itself.
+    .env("TMPDIR", profile.path())
     .arg("--dump-dom")
     .arg(url)
     .stdin(Stdio::null())
