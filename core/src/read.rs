@@ -42,10 +42,10 @@ use core::fmt;
 
 use crate::mark::gap_declared;
 use crate::record::{
-    decode_frame, Decoded, FrameError, Lsn, SegmentHeader, SegmentId, FRAME_HEADER_LEN,
-    MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
+    decode_frame, Decoded, FrameError, Lsn, SegmentId, FRAME_HEADER_LEN, MAX_PAYLOAD_LEN,
+    SEGMENT_HEADER_LEN,
 };
-use crate::recover::{Corruption, CorruptionKind};
+use crate::recover::{check_header, Corruption, CorruptionKind};
 
 /// Where a reader gets segments from: a directory, or a simulated one.
 pub trait SegmentStore {
@@ -447,18 +447,7 @@ impl LogReader {
             if !self.fill(store, cur, 0, SEGMENT_HEADER_LEN as usize)? {
                 return Ok(None);
             }
-            let corrupt = |kind| {
-                ReadError::Corrupt(Corruption {
-                    segment: cur,
-                    offset: 0,
-                    kind,
-                })
-            };
-            match SegmentHeader::decode(&self.buf) {
-                Ok(h) if h.id == cur => {}
-                Ok(h) => return Err(corrupt(CorruptionKind::WrongId(h.id))),
-                Err(e) => return Err(corrupt(CorruptionKind::Header(e))),
-            }
+            check_header(cur, &self.buf).map_err(ReadError::Corrupt)?;
             self.header_checked = true;
         }
         let mut need = FRAME_HEADER_LEN;
@@ -544,18 +533,7 @@ fn first_record<S: SegmentStore>(
     let Some(got) = read_full(store, id, 0, &mut buf)? else {
         return Ok(FirstRecord::Gone);
     };
-    let corrupt = |kind| {
-        ReadError::Corrupt(Corruption {
-            segment: id,
-            offset: 0,
-            kind,
-        })
-    };
-    match SegmentHeader::decode(&buf[..got]) {
-        Ok(h) if h.id == id => {}
-        Ok(h) => return Err(corrupt(CorruptionKind::WrongId(h.id))),
-        Err(e) => return Err(corrupt(CorruptionKind::Header(e))),
-    }
+    check_header(id, &buf[..got]).map_err(ReadError::Corrupt)?;
     let mut got = got;
     loop {
         let frame = &buf[SEGMENT_HEADER_LEN as usize..got];

@@ -146,6 +146,21 @@ pub fn is_unwritten(bytes: &[u8]) -> bool {
             .is_some_and(|rest| rest.iter().all(|&b| b == 0))
 }
 
+/// Checks that `bytes` open with a valid header naming `segment`; else the
+/// corruption at offset 0.
+pub fn check_header(segment: SegmentId, bytes: &[u8]) -> Result<(), Corruption> {
+    let kind = match SegmentHeader::decode(bytes) {
+        Ok(h) if h.id == segment => return Ok(()),
+        Ok(h) => CorruptionKind::WrongId(h.id),
+        Err(e) => CorruptionKind::Header(e),
+    };
+    Err(Corruption {
+        segment,
+        offset: 0,
+        kind,
+    })
+}
+
 /// Which segment of a directory is the active one, given each file's
 /// `is_unwritten` answer oldest first: the newest that holds any record, or
 /// the first unwritten one if none does. `None` for no segments.
@@ -181,10 +196,7 @@ pub fn scan_segment(
         offset,
         kind,
     };
-    let header = SegmentHeader::decode(bytes).map_err(|e| corrupt(0, CorruptionKind::Header(e)))?;
-    if header.id != segment {
-        return Err(corrupt(0, CorruptionKind::WrongId(header.id)));
-    }
+    check_header(segment, bytes)?;
     let mut scan = SegmentScan {
         segment,
         end: SEGMENT_HEADER_LEN,
