@@ -593,6 +593,16 @@ fn disk_full_answers_507_and_ingest_resumes_when_space_returns() {
         .iter()
         .all(|r| !r["message"].as_str().unwrap().starts_with("full")));
     assert_eq!(resumed.json()["count"], 800);
+    // The exit line counts every record refused for lack of space (queued
+    // then rejected, or refused at once), not 0.
+    let log = s.stderr();
+    let line = log.lines().find(|l| l.contains("made durable")).unwrap();
+    let rejected: u64 = line
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" rejected for lack of space"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(rejected >= 800, "{line}");
 }
 
 #[test]

@@ -263,7 +263,8 @@ pub struct CommitStats {
     pub records: u64,
     /// Frame bytes made durable.
     pub bytes: u64,
-    /// Records rejected for lack of space.
+    /// Records rejected for lack of space: queued and then dropped
+    /// ([`Event::Rejected`]), or refused at submit while the disk was full.
     pub rejected: u64,
     /// Segments created.
     pub segments_created: u64,
@@ -538,6 +539,7 @@ impl GroupCommit {
         // new segment; after it, accept and let `poll_io` try creation again.
         let retrying_later = self.disk_full_until.is_some_and(|t| now_ns < t);
         if retrying_later && self.would_need_new_segment(total) {
+            self.stats.rejected += count;
             return Err(SubmitError::DiskFull);
         }
         let first = self.next_lsn;

@@ -96,10 +96,6 @@ pub struct Server {
     scratch: Vec<u8>,
     draining: Option<Instant>,
     failed: bool,
-    /// Segments deleted by retention since start.
-    deletions: u64,
-    /// Requests answered 507 at once (disk full, before being queued).
-    refused_disk_full: u64,
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and threads it spawns later) and
@@ -237,8 +233,6 @@ impl Server {
             scratch: vec![0; READ_CHUNK],
             draining: None,
             failed: false,
-            deletions: 0,
-            refused_disk_full: 0,
         })
     }
 
@@ -294,13 +288,12 @@ impl Server {
         // still queued: these counters are final for this run.
         let st = self.log.handoff().inspect(|gc| gc.stats());
         eprintln!(
-            "spool: {} records made durable in {} fsyncs ({:.1} per fsync), {} queued records rejected for lack of space and {} requests refused at once while the disk was full, {} segments deleted by retention",
+            "spool: {} records made durable in {} fsyncs ({:.1} per fsync), {} rejected for lack of space, {} segments deleted by retention",
             st.records,
             st.syncs,
             st.records as f64 / st.syncs.max(1) as f64,
             st.rejected,
-            self.refused_disk_full,
-            self.deletions
+            st.segments_deleted
         );
         if self.log.close() {
             eprintln!("spool: clean shutdown recorded in the log mark");
@@ -530,12 +523,7 @@ impl Server {
                             });
                             return;
                         }
-                        Err(reply) => {
-                            if reply.status() == 507 {
-                                self.refused_disk_full += 1;
-                            }
-                            reply
-                        }
+                        Err(reply) => reply,
                     }
                 }
             }
@@ -598,7 +586,6 @@ impl Server {
                     file_bytes,
                     reason,
                 } => {
-                    self.deletions += 1;
                     let ids = if first.0 == 0 {
                         "no records".to_owned()
                     } else {

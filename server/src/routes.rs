@@ -20,11 +20,6 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The status code.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
     /// Appends the full response.
     pub fn write(&self, out: &mut Vec<u8>, version: Version, keep_alive: bool) {
         self.write_maybe_head(out, version, keep_alive, false);
