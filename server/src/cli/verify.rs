@@ -12,11 +12,11 @@ use std::process::ExitCode;
 
 use spool_core::mark::check;
 use spool_core::record::{Lsn, SegmentId, MAX_PAYLOAD_LEN};
-use spool_core::recover::{is_unwritten, scan_segment, LogScan, Role};
+use spool_core::recover::{scan_segment, LogScan, Role};
 
 use super::{EXIT_DAMAGED, EXIT_FAILURE, EXIT_OK};
 use crate::storage::files::segment_file_name;
-use crate::storage::recovery::{list_segments, read_mark};
+use crate::storage::recovery::{list_segments, read_mark, trailing_unwritten, OpenError};
 
 /// Runs `spool verify` on `dir`; the report goes to stdout.
 pub fn run(dir: &Path) -> ExitCode {
@@ -72,13 +72,12 @@ fn verify(dir: &Path) -> Result<bool, Fail> {
         _ => Vec::new(),
     };
     let ids = list_segments(dir, false).map_err(|e| e.to_string())?;
-    let mut trailing = 0;
-    for &id in ids.iter().rev() {
-        if !is_unwritten(&read(dir, id)?) {
-            break;
+    let trailing = trailing_unwritten(dir, &ids, false).map_err(|e| match e {
+        OpenError::Io(_, ref io) if io.kind() == std::io::ErrorKind::NotFound => {
+            Fail::Gone(e.to_string())
         }
-        trailing += 1;
-    }
+        other => Fail::Other(other.to_string()),
+    })?;
     let progress = std::io::stderr().is_terminal();
     let mut problems: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();

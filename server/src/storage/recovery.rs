@@ -117,6 +117,25 @@ pub fn list_segments(dir: &Path, repair: bool) -> Result<Vec<SegmentId>, OpenErr
     Ok(ids)
 }
 
+/// How many of the newest segments `ids` (of `dir`, oldest first) are
+/// prepared and never written: which segment is active depends on it. With
+/// `repair`, each is settled first (see `settle`).
+pub fn trailing_unwritten(dir: &Path, ids: &[SegmentId], repair: bool) -> Result<usize, OpenError> {
+    let mut trailing = 0;
+    for &id in ids.iter().rev() {
+        let path = dir.join(segment_file_name(id));
+        if repair {
+            settle(&path)?;
+        }
+        let bytes = fs::read(&path).map_err(io_err(&path))?;
+        if !is_unwritten(&bytes) {
+            break;
+        }
+        trailing += 1;
+    }
+    Ok(trailing)
+}
+
 /// Reads the data directory's log mark: `Ok(None)` when there is none,
 /// `Err` inside when it is damaged.
 pub fn read_mark(dir: &Path) -> Result<Result<Option<LogMark>, MarkError>, OpenError> {
@@ -139,20 +158,8 @@ pub fn scan_dir(
     mut visit: impl FnMut(SegmentId, &[u8], &SegmentScan, &fs::Metadata) -> Result<(), OpenError>,
 ) -> Result<LogScan, OpenError> {
     let ids = list_segments(dir, repair)?;
-    // Which one is active depends on how many of the newest are unwritten.
-    let mut trailing_unwritten = 0;
-    for &id in ids.iter().rev() {
-        let path = dir.join(segment_file_name(id));
-        if repair {
-            settle(&path)?;
-        }
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        if !is_unwritten(&bytes) {
-            break;
-        }
-        trailing_unwritten += 1;
-    }
-    let mut log = LogScan::new(&ids, trailing_unwritten)
+    let trailing = trailing_unwritten(dir, &ids, repair)?;
+    let mut log = LogScan::new(&ids, trailing)
         .map_err(|m| OpenError::Missing(m.0))?
         .with_gaps(gaps);
     while let Some(id) = log.next_segment() {
