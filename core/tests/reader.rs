@@ -15,26 +15,15 @@
 //! `SPOOL_READER_SEEDS=N` sets the number of seeds (default 10,000); a failure
 //! prints `SPOOL_READER_SEED=<seed>` to replay it.
 
+mod common;
+
+use common::Rng;
 use std::collections::BTreeMap;
 
 use spool_core::commit::{CommitConfig, Event, GroupCommit, IoOp, LogState};
 use spool_core::read::{LogReader, ReadItem, SegmentStore, Start};
 use spool_core::record::{Lsn, SegmentHeader, SegmentId};
 use spool_core::segment::SegmentPolicy;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// An operation being carried out piece by piece.
 struct Running {

@@ -22,6 +22,9 @@
 //! seeds run (default 10,000); a failure prints the command that replays it:
 //! `SPOOL_SIM_SEED=<seed> cargo test -p spool-core --release --test simulation`.
 
+mod common;
+
+use common::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 
 use spool_core::commit::{CommitConfig, Event, GroupCommit, IoError, IoOp, SubmitError};
@@ -38,25 +41,6 @@ fn trace() -> bool {
     std::env::var_os("SPOOL_SIM_TRACE").is_some()
 }
 const EIO: i32 = 5;
-
-/// splitmix64: small, fast, and good enough for choosing.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// True with probability `per_mille` / 1000.
-    fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-}
 
 #[derive(Clone, Default)]
 struct File {
