@@ -22,14 +22,8 @@ trap 'rm -rf "$WORK"' EXIT
 cargo build --release -q -p spool-server -p spool-benches
 NEW=${NEW:-target/release/spool}
 LOAD=target/release/spool-load
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 100); do
-        (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "port $1 did not open" >&2; return 1
-}
+# shellcheck source=benches/ports.sh
+. benches/ports.sh
 run() { # bin shape [load args] -> records/s p99_us
     local bin=$1 shape=$2; shift 2
     local p; p=$(port)

@@ -34,16 +34,9 @@ SPOOL=target/release/spool
 LOAD=target/release/spool-load
 
 # Pick free loopback ports.
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=benches/ports.sh
+. benches/ports.sh
 NGINX_PORT=$(port)
-
-wait_port() {
-    for _ in $(seq 1 100); do
-        (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "port $1 did not open" >&2; return 1
-}
 
 result() { grep '^RESULT ' | sed 's/^RESULT //'; }
 
