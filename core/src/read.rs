@@ -189,11 +189,6 @@ impl LogReader {
         self.want
     }
 
-    /// The segment and offset the reader stands at.
-    pub fn position(&self) -> Option<(SegmentId, u64)> {
-        self.cur.map(|c| (c, self.pos))
-    }
-
     /// After `Ok(None)`: where the reader stopped at non-zero bytes that
     /// are not a complete valid record, if it did (a write in progress to a
     /// live reader; a torn tail or corruption in a stopped log).
@@ -286,8 +281,7 @@ impl LogReader {
                         // Caught up: what follows `pos` is read afresh
                         // next time (the writer may be appending).
                         if self.cur == Some(cur) {
-                            self.buf.truncate((self.pos - self.buf_at) as usize);
-                            self.eof = false;
+                            self.forget_after_pos();
                         }
                         if matches!(at, AtPos::Bad(_)) {
                             self.stopped_on = Some((cur, self.pos));
@@ -297,6 +291,13 @@ impl LogReader {
                 }
             }
         }
+    }
+
+    /// Drops the buffered bytes from `pos` on, so the next look reads them
+    /// from the store again (the writer may have written there since).
+    fn forget_after_pos(&mut self) {
+        self.buf.truncate((self.pos - self.buf_at) as usize);
+        self.eof = false;
     }
 
     /// Starts reading segment `id` from its first record.
@@ -383,8 +384,7 @@ impl LogReader {
             Some(_) => {
                 // `next` holds a record, so the writer finished `cur`
                 // before it: read `cur` again from where it stopped.
-                self.buf.truncate((self.pos - self.buf_at) as usize);
-                self.eof = false;
+                self.forget_after_pos();
                 match self.at_pos(store, cur)? {
                     // Deleted by retention: the next call reports the gap.
                     None => return Ok(true),
@@ -416,8 +416,7 @@ impl LogReader {
         if finished && matches!(at, AtPos::Bad(_)) {
             // A sealed segment ends in zeros after its last record: read
             // again to be sure these bytes were not a write in progress.
-            self.buf.truncate((self.pos - self.buf_at) as usize);
-            self.eof = false;
+            self.forget_after_pos();
             match self.at_pos(store, cur)? {
                 None | Some(AtPos::Clean) => {}
                 Some(AtPos::Frame(..)) => return Ok(true),
