@@ -306,12 +306,7 @@ impl DirLock {
     pub fn acquire(dir: &Path) -> Result<DirLock, OpenError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let file = File::open(dir).map_err(io_err(dir))?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: plain syscall on a descriptor owned by `file`.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            return Err(OpenError::Locked(dir.to_path_buf()));
-        }
+        lock(&file, dir)?;
         let path = dir.join("LOCK");
         let legacy = OpenOptions::new()
             .create(true)
@@ -319,14 +314,22 @@ impl DirLock {
             .write(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        // SAFETY: plain syscall on a descriptor owned by `legacy`.
-        let rc = unsafe { libc::flock(legacy.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            return Err(OpenError::Locked(dir.to_path_buf()));
-        }
+        lock(&legacy, dir)?;
         Ok(DirLock {
             _dir: file,
             _legacy: legacy,
         })
     }
+}
+
+/// Takes an exclusive `flock` on `file` without waiting; `Locked(dir)` when
+/// another process holds it.
+fn lock(file: &File, dir: &Path) -> Result<(), OpenError> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain syscall on a descriptor owned by `file`.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(OpenError::Locked(dir.to_path_buf()));
+    }
+    Ok(())
 }
