@@ -296,7 +296,8 @@ struct AppendInFlight {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Maintenance {
     Prepare(SegmentId),
-    Delete(SegmentId),
+    /// A retention delete, and why retention chose it.
+    Delete(SegmentId, DeleteReason),
 }
 
 /// The group-commit state machine. See the module docs for the contract.
@@ -320,8 +321,6 @@ pub struct GroupCommit {
     /// Appends in issue order; acknowledged only from the front.
     appends: VecDeque<AppendInFlight>,
     maintenance: Option<Maintenance>,
-    /// Why each queued or running delete was chosen.
-    delete_reasons: Vec<(SegmentId, DeleteReason)>,
     /// Segments up to this one take no more records ([`LogState::seal_active`]).
     sealed_through: SegmentId,
     /// Id ranges declared lost, carried into every mark.
@@ -335,7 +334,7 @@ pub struct GroupCommit {
     /// Highest segment whose file exists.
     prepared: SegmentId,
     segments: Vec<SegmentInfo>,
-    deletes: VecDeque<SegmentId>,
+    deletes: VecDeque<(SegmentId, DeleteReason)>,
     disk_full_until: Option<u64>,
     spare: Vec<Vec<u8>>,
     events: VecDeque<Event>,
@@ -365,7 +364,6 @@ impl GroupCommit {
         };
         let mut gc = GroupCommit {
             cfg,
-            delete_reasons: Vec::new(),
             sealed_through,
             gaps: state.gaps,
             id_bound: state.last_lsn,
@@ -619,8 +617,8 @@ impl GroupCommit {
             }
         }
         if self.maintenance.is_none() {
-            if let Some(segment) = self.deletes.pop_front() {
-                self.maintenance = Some(Maintenance::Delete(segment));
+            if let Some((segment, reason)) = self.deletes.pop_front() {
+                self.maintenance = Some(Maintenance::Delete(segment, reason));
                 return Some(IoOp::Delete { segment });
             }
             if self.should_prepare_ahead(now_ns) {
@@ -780,15 +778,16 @@ impl GroupCommit {
                 }
             }
             IoOp::Delete { segment } => {
-                self.maintenance = None;
+                let reason = match self.maintenance.take() {
+                    Some(Maintenance::Delete(id, reason)) if id == segment => reason,
+                    _ => {
+                        debug_assert!(false, "completion of a delete not in flight");
+                        DeleteReason::Size
+                    }
+                };
                 if self.failed {
                     return;
                 }
-                let reason = self
-                    .delete_reasons
-                    .iter()
-                    .position(|(id, _)| *id == segment)
-                    .map_or(DeleteReason::Size, |i| self.delete_reasons.swap_remove(i).1);
                 match result {
                     Ok(()) => {
                         let info = self.segments.iter().find(|s| s.id == segment).copied();
@@ -895,11 +894,10 @@ impl GroupCommit {
             .policy
             .retention_victims(&self.segments, self.active, now_ns);
         for (id, reason) in victims {
-            let queued =
-                self.deletes.contains(&id) || self.maintenance == Some(Maintenance::Delete(id));
+            let queued = self.deletes.iter().any(|&(d, _)| d == id)
+                || matches!(self.maintenance, Some(Maintenance::Delete(d, _)) if d == id);
             if !queued {
-                self.deletes.push_back(id);
-                self.delete_reasons.push((id, reason));
+                self.deletes.push_back((id, reason));
             }
         }
     }
