@@ -223,6 +223,13 @@ fn cat_under_retention_reports_every_missing_id_as_a_gap() {
             }
         })
     };
+    // Retention must be deleting while cat runs, not only afterwards: wait for
+    // the first deletion before the first run (bounded).
+    let first = Instant::now() + Duration::from_secs(30);
+    while !s.stderr().contains("retention deleted") {
+        assert!(Instant::now() < first, "no retention deletion within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut saw_gap = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
     for run in 0..60 {
