@@ -605,6 +605,55 @@ fn disk_full_answers_507_and_ingest_resumes_when_space_returns() {
     assert!(rejected >= 800, "{line}");
 }
 
+/// The disk-full retry runs on the monotonic clock: a wall clock stepped
+/// back an hour while the disk is full must not keep answering 507 for that
+/// hour once space returns.
+#[test]
+fn disk_full_recovery_does_not_wait_for_a_wall_clock_stepped_back() {
+    let dir = TempDir::new("enospc-clock");
+    let flag = dir.path().join("no-space");
+    let shift = dir.path().join("wall-shift");
+    let data = dir.path().join("data");
+    std::fs::write(&flag, b"").unwrap();
+    let shim = fault_shim();
+    let mut s = try_start(
+        &data,
+        SMALL,
+        &[
+            ("LD_PRELOAD", shim.to_str().unwrap()),
+            ("SPOOL_FAULT_ENOSPC_FILE", flag.to_str().unwrap()),
+            ("SPOOL_FAULT_WALL_SHIFT_FILE", shift.to_str().unwrap()),
+        ],
+    )
+    .unwrap_or_else(|(st, log)| panic!("{st:?} {log}"));
+    // No first segment can be created: refused.
+    let r = post(s.addr, "/ingest", "text/plain", b"while full");
+    assert_eq!(r.status, 507, "{}", r.text());
+    // The wall clock steps back an hour, then space returns.
+    std::fs::write(&shift, b"3600").unwrap();
+    std::fs::remove_file(&flag).unwrap();
+    let t = Instant::now();
+    let id = loop {
+        let r = post(s.addr, "/ingest", "text/plain", b"after space returned");
+        if r.status == 200 {
+            break r.json()["id"].as_str().unwrap().parse::<u64>().unwrap();
+        }
+        assert_eq!(r.status, 507, "{}", r.text());
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "still 507 {:?} after space returned: the retry waits for the wall clock",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    stop(&mut s);
+    assert_eq!(
+        ids(&cat(&data)),
+        vec![id],
+        "exactly the acknowledged record"
+    );
+}
+
 #[test]
 fn a_full_write_queue_answers_503_with_retry_after_and_loses_nothing() {
     let dir = TempDir::new("busy");

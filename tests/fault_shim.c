@@ -5,10 +5,15 @@
  * SPOOL_FAULT_FDATASYNC_DELAY_MS=N  every fdatasync first sleeps N ms (a slow disk).
  * SPOOL_FAULT_ENOSPC_FILE=PATH   while PATH exists, posix_fallocate fails
  *                                with ENOSPC (segment creation: disk full).
+ * SPOOL_FAULT_WALL_SHIFT_FILE=PATH  while PATH exists and holds a number N,
+ *                                CLOCK_REALTIME reads N seconds earlier (a
+ *                                wall clock stepped back); other clocks are
+ *                                untouched.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <time.h>
@@ -50,4 +55,20 @@ int posix_fallocate64(int fd, off_t offset, off_t len) {
     if (!real) real = (int (*)(int, off_t, off_t))dlsym(RTLD_NEXT, "posix_fallocate64");
     if (no_space()) return ENOSPC;
     return real(fd, offset, len);
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts) {
+    static int (*real)(clockid_t, struct timespec *);
+    if (!real) real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+    int r = real(id, ts);
+    const char *path = getenv("SPOOL_FAULT_WALL_SHIFT_FILE");
+    if (r == 0 && id == CLOCK_REALTIME && path) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            long shift = 0;
+            if (fscanf(f, "%ld", &shift) == 1) ts->tv_sec -= shift;
+            fclose(f);
+        }
+    }
+    return r;
 }

@@ -696,7 +696,15 @@ fn five_thousand_idle_connections_and_the_connection_limit() {
 
     // Part 1: 5,000 idle connections do not starve a new client.
     let dir = TempDir::new("hostile-idle5000");
-    let mut s = start(dir.path(), &["--max-connections", "5100"]);
+    let mut s = start(
+        dir.path(),
+        &[
+            "--max-connections",
+            "5100",
+            "--max-connections-per-ip",
+            "5100",
+        ],
+    );
     let t = Instant::now();
     let mut idle = open_idle(s.addr, 5000, Duration::from_secs(20));
     let opened_in = t.elapsed();

@@ -27,7 +27,9 @@
 //!   queued record (whole requests: segments are created before any queued
 //!   record is written) is reported in [`Event::Rejected`] and was never
 //!   written; creation is retried after
-//!   [`CommitConfig::disk_full_retry_ns`] or as soon as a deletion frees space.
+//!   [`CommitConfig::disk_full_retry_ns`] on the monotonic clock (a wall
+//!   clock stepped backwards does not prolong it), or as soon as a deletion
+//!   frees space.
 //! - Ids are dense: each record's id is the previous one's + 1. Records
 //!   rejected for lack of space were never written nor acknowledged, so
 //!   their ids go to the next records; [`Event::Rejected`] carries the id
@@ -47,6 +49,7 @@ use crate::record::{
     encode_frame, frame_len, Lsn, SegmentId, FLAG_BATCH_START, SEGMENT_HEADER_LEN,
 };
 use crate::segment::{DeleteReason, SegmentInfo, SegmentPolicy};
+use crate::time::{Instant, Now, UnixNanos};
 
 /// Tuning of the group commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,7 +315,8 @@ pub struct GroupCommit {
     /// Where the next submitted record goes.
     place_segment: SegmentId,
     place_offset: u64,
-    place_started_ns: u64,
+    /// When the placement segment took its first record (monotonic).
+    place_started: Instant,
     /// End of the last issued append (so a rejection can rewind placement).
     written_segment: SegmentId,
     written_end: u64,
@@ -335,7 +339,8 @@ pub struct GroupCommit {
     prepared: SegmentId,
     segments: Vec<SegmentInfo>,
     deletes: VecDeque<(SegmentId, DeleteReason)>,
-    disk_full_until: Option<u64>,
+    /// After ENOSPC: no segment creation before this (monotonic).
+    disk_full_until: Option<Instant>,
     spare: Vec<Vec<u8>>,
     events: VecDeque<Event>,
     failed: bool,
@@ -348,7 +353,7 @@ impl GroupCommit {
     /// # Panics
     /// If `cfg.max_payload` does not fit a segment (a configuration error
     /// the caller validates first with [`CommitConfig::validate`]).
-    pub fn new(cfg: CommitConfig, state: LogState, now_ns: u64) -> GroupCommit {
+    pub fn new(cfg: CommitConfig, state: LogState, now: Now) -> GroupCommit {
         assert!(cfg.validate().is_ok(), "invalid commit config");
         let active = state.active.unwrap_or_default();
         let prepared = state.segments.last().map_or(SegmentId(0), |s| s.id);
@@ -372,7 +377,7 @@ impl GroupCommit {
             durable: state.last_lsn,
             place_segment: active,
             place_offset: end,
-            place_started_ns: now_ns,
+            place_started: now.mono,
             written_segment: active,
             written_end: end,
             queue: VecDeque::new(),
@@ -390,7 +395,7 @@ impl GroupCommit {
             stats: CommitStats::default(),
         };
         gc.id_bound = gc.bound_now();
-        gc.plan_retention(now_ns);
+        gc.plan_retention(now.wall);
         gc
     }
 
@@ -502,7 +507,7 @@ impl GroupCommit {
     ///
     /// Records are framed at once into the batch for the segment they will
     /// occupy; a record never spans two segments.
-    pub fn submit<'p, I>(&mut self, now_ns: u64, payloads: I) -> Result<(Lsn, Lsn), SubmitError>
+    pub fn submit<'p, I>(&mut self, now: Now, payloads: I) -> Result<(Lsn, Lsn), SubmitError>
     where
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
@@ -535,14 +540,14 @@ impl GroupCommit {
         }
         // Inside the retry window after ENOSPC, refuse at once what needs a
         // new segment; after it, accept and let `poll_io` try creation again.
-        let retrying_later = self.disk_full_until.is_some_and(|t| now_ns < t);
+        let retrying_later = self.disk_full_until.is_some_and(|t| now.mono < t);
         if retrying_later && self.would_need_new_segment(total) {
             self.stats.rejected += count;
             return Err(SubmitError::DiskFull);
         }
         let first = self.next_lsn;
         for p in iter {
-            self.place(now_ns, p);
+            self.place(now.mono, p);
         }
         Ok((first, Lsn(self.next_lsn.0 - 1)))
     }
@@ -555,16 +560,16 @@ impl GroupCommit {
                 || self.place_offset + total > self.cfg.policy.segment_bytes)
     }
 
-    fn place(&mut self, now_ns: u64, payload: &[u8]) {
+    fn place(&mut self, now: Instant, payload: &[u8]) {
         let len = frame_len(payload.len() as u32);
         let policy = &self.cfg.policy;
         if self.place_segment.0 == 0
             || self.place_segment <= self.sealed_through
-            || policy.needs_new_segment(self.place_offset, len, self.place_started_ns, now_ns)
+            || policy.needs_new_segment(self.place_offset, len, self.place_started, now)
         {
             self.place_segment = self.place_segment.next();
             self.place_offset = SEGMENT_HEADER_LEN;
-            self.place_started_ns = now_ns;
+            self.place_started = now;
         }
         let lsn = self.next_lsn;
         self.next_lsn = lsn.next();
@@ -594,7 +599,7 @@ impl GroupCommit {
     ///
     /// At most [`MAX_IN_FLIGHT`] appends run at once, acknowledged strictly
     /// in order; beside them at most one segment create or delete runs.
-    pub fn poll_io(&mut self, now_ns: u64) -> Option<IoOp> {
+    pub fn poll_io(&mut self, now: Now) -> Option<IoOp> {
         if self.failed {
             return None;
         }
@@ -604,13 +609,13 @@ impl GroupCommit {
             // whole or, if creation hits ENOSPC, rejected whole.
             if newest.segment > self.prepared {
                 if self.maintenance.is_none() {
-                    if self.disk_full_until.is_some_and(|t| now_ns < t) {
+                    if self.disk_full_until.is_some_and(|t| now.mono < t) {
                         self.reject_queue();
                     } else {
                         return Some(self.start_prepare());
                     }
                 }
-            } else if self.maintenance.is_none() && self.should_prepare_ahead(now_ns) {
+            } else if self.maintenance.is_none() && self.should_prepare_ahead(now.mono) {
                 return Some(self.start_prepare());
             } else if self.can_append() {
                 return self.start_append();
@@ -621,7 +626,7 @@ impl GroupCommit {
                 self.maintenance = Some(Maintenance::Delete(segment, reason));
                 return Some(IoOp::Delete { segment });
             }
-            if self.should_prepare_ahead(now_ns) {
+            if self.should_prepare_ahead(now.mono) {
                 return Some(self.start_prepare());
             }
         }
@@ -657,12 +662,12 @@ impl GroupCommit {
 
     /// Prepare the next segment once the current one is half full, so
     /// rotation itself is only a switch; and retry after disk full.
-    fn should_prepare_ahead(&self, now_ns: u64) -> bool {
+    fn should_prepare_ahead(&self, now: Instant) -> bool {
         if self.prepared > self.place_segment || self.place_segment.0 == 0 {
             return false;
         }
         match self.disk_full_until {
-            Some(t) => now_ns >= t,
+            Some(t) => now >= t,
             None => self.place_offset >= self.cfg.policy.segment_bytes / 2,
         }
     }
@@ -712,7 +717,7 @@ impl GroupCommit {
 
     /// Reports the result of an operation `poll_io` handed out (pass the op
     /// back so its buffer is reused).
-    pub fn complete(&mut self, now_ns: u64, op: IoOp, result: Result<(), IoError>) {
+    pub fn complete(&mut self, now: Now, op: IoOp, result: Result<(), IoError>) {
         match op {
             IoOp::Append {
                 segment,
@@ -740,7 +745,7 @@ impl GroupCommit {
                         if let Some(a) = self.appends.get_mut(i) {
                             a.done = true;
                         }
-                        self.release_durable(now_ns);
+                        self.release_durable(now.wall);
                     }
                     Err(error) => {
                         self.appends.remove(i);
@@ -761,15 +766,15 @@ impl GroupCommit {
                         self.segments.push(SegmentInfo {
                             id: segment,
                             file_bytes: self.cfg.policy.segment_bytes,
-                            sealed_at_ns: now_ns,
+                            sealed_at_ns: now.wall.0,
                             first: Lsn(0),
                             last: Lsn(0),
                         });
-                        self.plan_retention(now_ns);
+                        self.plan_retention(now.wall);
                     }
                     Err(IoError::NoSpace) => {
                         self.disk_full_until =
-                            Some(now_ns.saturating_add(self.cfg.disk_full_retry_ns));
+                            Some(now.mono.add_nanos(self.cfg.disk_full_retry_ns));
                         if self.queue.back().is_some_and(|b| b.segment > self.prepared) {
                             self.reject_queue();
                         }
@@ -802,7 +807,7 @@ impl GroupCommit {
                         });
                         if self.disk_full_until.is_some() {
                             // Space was freed: retry creation at once.
-                            self.disk_full_until = Some(now_ns);
+                            self.disk_full_until = Some(now.mono);
                         }
                     }
                     Err(error) => self.fail(error),
@@ -812,7 +817,7 @@ impl GroupCommit {
     }
 
     /// Acknowledges completed appends from the front, in order.
-    fn release_durable(&mut self, now_ns: u64) {
+    fn release_durable(&mut self, wall: UnixNanos) {
         let mut newest = None;
         while self.appends.front().is_some_and(|a| a.done) {
             let Some(a) = self.appends.pop_front() else {
@@ -832,14 +837,14 @@ impl GroupCommit {
             if a.segment != self.active {
                 let sealed = (self.active.0 != 0).then_some(self.active);
                 if let Some(s) = self.segments.iter_mut().find(|s| Some(s.id) == sealed) {
-                    s.sealed_at_ns = now_ns;
+                    s.sealed_at_ns = wall.0;
                 }
                 self.active = a.segment;
                 self.events.push_back(Event::Rotated {
                     sealed,
                     active: a.segment,
                 });
-                self.plan_retention(now_ns);
+                self.plan_retention(wall);
             }
         }
         if let Some(last) = newest {
@@ -863,17 +868,21 @@ impl GroupCommit {
     }
 
     /// Advances time: applies age-based retention and disk-full retries.
-    pub fn handle_timeout(&mut self, now_ns: u64) {
-        self.plan_retention(now_ns);
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.plan_retention(now.wall);
     }
 
-    /// When `handle_timeout` (then `poll_io`) should next run, if ever.
-    pub fn poll_timeout(&self) -> Option<u64> {
+    /// When `handle_timeout` (then `poll_io`) should next run, if ever, on
+    /// the monotonic clock. A retention expiry (a wall-clock time) is
+    /// converted through `now`; if the wall clock steps, the next call
+    /// converts again.
+    pub fn poll_timeout(&self, now: Now) -> Option<Instant> {
         let expiry = self
             .cfg
             .policy
             .next_expiry(&self.segments, self.active)
-            .filter(|_| !self.failed);
+            .filter(|_| !self.failed)
+            .map(|at| now.mono.add_nanos(at.saturating_sub(now.wall.0)));
         match (expiry, self.disk_full_until) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -885,14 +894,14 @@ impl GroupCommit {
         self.events.pop_front()
     }
 
-    fn plan_retention(&mut self, now_ns: u64) {
+    fn plan_retention(&mut self, wall: UnixNanos) {
         if self.failed {
             return;
         }
         let victims = self
             .cfg
             .policy
-            .retention_victims(&self.segments, self.active, now_ns);
+            .retention_victims(&self.segments, self.active, wall.0);
         for (id, reason) in victims {
             let queued = self.deletes.iter().any(|&(d, _)| d == id)
                 || matches!(self.maintenance, Some(Maintenance::Delete(d, _)) if d == id);

@@ -21,6 +21,7 @@ use core::fmt;
 use crate::commit::{Event, GroupCommit, IoError, IoOp, SubmitError};
 use crate::record::Lsn;
 use crate::sync::{current, park, Condvar, Mutex, MutexGuard, Thread};
+use crate::time::Now;
 
 /// Why appended records were not made durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +126,7 @@ impl Handoff {
     }
 
     /// Queues records (all or none) and wakes the IO thread.
-    pub fn submit<'p, I>(&self, now_ns: u64, payloads: I) -> Result<Ticket, SubmitError>
+    pub fn submit<'p, I>(&self, now: Now, payloads: I) -> Result<Ticket, SubmitError>
     where
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
@@ -134,7 +135,7 @@ impl Handoff {
         if s.closing {
             return Err(SubmitError::Failed);
         }
-        let (first, last) = s.commit.submit(now_ns, payloads)?;
+        let (first, last) = s.commit.submit(now, payloads)?;
         let epoch = s.commit.id_epoch();
         drop(s);
         self.io_wake.notify_one();
@@ -143,7 +144,7 @@ impl Handoff {
 
     /// Like [`Handoff::submit`], but while the queue is full it waits for a
     /// write to finish and tries again instead of returning `Busy`.
-    pub fn submit_blocking<'p, I>(&self, now_ns: u64, payloads: I) -> Result<Ticket, AppendError>
+    pub fn submit_blocking<'p, I>(&self, now: Now, payloads: I) -> Result<Ticket, AppendError>
     where
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
@@ -154,7 +155,7 @@ impl Handoff {
             if s.closing {
                 return Err(AppendError::Closed);
             }
-            match s.commit.submit(now_ns, payloads.clone()) {
+            match s.commit.submit(now, payloads.clone()) {
                 Ok((first, last)) => {
                     let epoch = s.commit.id_epoch();
                     drop(s);
@@ -217,7 +218,7 @@ impl Handoff {
     /// log failed. `now` reads the caller's clock.
     /// While idle it sleeps on a condition variable, at most until the state
     /// machine's next timer.
-    pub fn next_op(&self, now: &dyn Fn() -> u64) -> Option<IoOp> {
+    pub fn next_op(&self, now: &dyn Fn() -> Now) -> Option<IoOp> {
         let mut s = self.lock();
         loop {
             let t = now();
@@ -244,10 +245,10 @@ impl Handoff {
     }
 
     #[cfg(not(loom))]
-    fn wait_io<'a>(&self, s: MutexGuard<'a, Shared>, now_ns: u64) -> MutexGuard<'a, Shared> {
-        let guard = match s.commit.poll_timeout() {
+    fn wait_io<'a>(&self, s: MutexGuard<'a, Shared>, now: Now) -> MutexGuard<'a, Shared> {
+        let guard = match s.commit.poll_timeout(now) {
             Some(deadline) => {
-                let wait = core::time::Duration::from_nanos(deadline.saturating_sub(now_ns).max(1));
+                let wait = core::time::Duration::from_nanos(deadline.nanos_since(now.mono).max(1));
                 self.io_wake.wait_timeout(s, wait).map(|(g, _)| g).ok()
             }
             None => self.io_wake.wait(s).ok(),
@@ -259,7 +260,7 @@ impl Handoff {
     }
 
     #[cfg(loom)]
-    fn wait_io<'a>(&self, s: MutexGuard<'a, Shared>, _now_ns: u64) -> MutexGuard<'a, Shared> {
+    fn wait_io<'a>(&self, s: MutexGuard<'a, Shared>, _now: Now) -> MutexGuard<'a, Shared> {
         // loom models no time: timers are outside what it checks.
         match self.io_wake.wait(s) {
             Ok(g) => g,
@@ -278,14 +279,14 @@ impl Handoff {
     /// instead of delaying it.
     pub fn complete(
         &self,
-        now_ns: u64,
+        now: Now,
         op: IoOp,
         result: Result<(), IoError>,
     ) -> (Option<IoOp>, Wakeups<'_>) {
         let mut s = self.lock();
         s.io_busy -= 1;
-        s.commit.complete(now_ns, op, result);
-        let next = s.commit.poll_io(now_ns);
+        s.commit.complete(now, op, result);
+        let next = s.commit.poll_io(now);
         if next.is_some() {
             s.io_busy += 1;
         }

@@ -16,6 +16,8 @@
 //!   shutdown) that start-up checks the segments against.
 //! - [`read`]: the reader every consumer of the log uses: consecutive ids
 //!   or a declared gap, across rotation and retention.
+//! - [`time`]: the two clocks passed in: monotonic [`time::Instant`] for
+//!   deadlines, wall-clock [`time::UnixNanos`] for timestamps and retention.
 //! - `handoff` (feature `std`): the producer / IO-thread handoff, loom-checked.
 #![no_std]
 #![warn(missing_docs)]
@@ -35,3 +37,4 @@ pub mod recover;
 pub mod segment;
 #[cfg(any(feature = "std", loom))]
 mod sync;
+pub mod time;

@@ -8,6 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::record::{Lsn, SegmentId, SEGMENT_HEADER_LEN};
+use crate::time::Instant;
 
 /// When to start a new segment and when to delete old ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,12 +17,13 @@ pub struct SegmentPolicy {
     /// segment. Default 64 MiB.
     pub segment_bytes: u64,
     /// Start a new segment for the next record once the active one has been
-    /// written for this long (nanoseconds). `None`: size only.
+    /// written for this long (nanoseconds, monotonic clock). `None`: size only.
     pub max_age_ns: Option<u64>,
     /// Delete the oldest sealed segments while all segments together take
     /// more than this. Default 10 GiB.
     pub retention_bytes: u64,
-    /// Delete sealed segments sealed longer ago than this (nanoseconds).
+    /// Delete sealed segments sealed longer ago than this (nanoseconds, wall
+    /// clock: the only clock a restart keeps).
     pub retention_age_ns: Option<u64>,
 }
 
@@ -63,20 +65,20 @@ pub enum DeleteReason {
 
 impl SegmentPolicy {
     /// Whether a record of `frame_len` bytes, placed when the current segment
-    /// holds data up to `offset` and was started at `started_ns`, must go to
-    /// a new segment instead.
+    /// holds data up to `offset` and was started at `started` (monotonic),
+    /// must go to a new segment instead.
     pub fn needs_new_segment(
         &self,
         offset: u64,
         frame_len: u64,
-        started_ns: u64,
-        now_ns: u64,
+        started: Instant,
+        now: Instant,
     ) -> bool {
         if offset + frame_len > self.segment_bytes {
             return offset > SEGMENT_HEADER_LEN;
         }
         match self.max_age_ns {
-            Some(age) => offset > SEGMENT_HEADER_LEN && now_ns.saturating_sub(started_ns) >= age,
+            Some(age) => offset > SEGMENT_HEADER_LEN && now.nanos_since(started) >= age,
             None => false,
         }
     }
@@ -144,12 +146,12 @@ mod tests {
             max_age_ns: Some(50),
             ..SegmentPolicy::default()
         };
-        assert!(!p.needs_new_segment(32, 900, 0, 0));
-        assert!(p.needs_new_segment(500, 501, 0, 0));
+        assert!(!p.needs_new_segment(32, 900, Instant::from_nanos(0), Instant::from_nanos(0)));
+        assert!(p.needs_new_segment(500, 501, Instant::from_nanos(0), Instant::from_nanos(0)));
         // An empty segment takes any record that fits the format.
-        assert!(!p.needs_new_segment(32, 5000, 0, 0));
-        assert!(p.needs_new_segment(100, 10, 0, 50));
-        assert!(!p.needs_new_segment(32, 10, 0, 50));
+        assert!(!p.needs_new_segment(32, 5000, Instant::from_nanos(0), Instant::from_nanos(0)));
+        assert!(p.needs_new_segment(100, 10, Instant::from_nanos(0), Instant::from_nanos(50)));
+        assert!(!p.needs_new_segment(32, 10, Instant::from_nanos(0), Instant::from_nanos(50)));
     }
 
     #[test]

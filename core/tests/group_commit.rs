@@ -14,6 +14,7 @@ use spool_core::record::{
 };
 use spool_core::recover::{active_index, is_unwritten, scan_segment, Role};
 use spool_core::segment::SegmentPolicy;
+use spool_core::time::Now;
 
 struct Rng(u64);
 impl Rng {
@@ -146,7 +147,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
         max_queued_bytes: 4096,
         disk_full_retry_ns: 10,
     };
-    let mut gc = GroupCommit::new(cfg, LogState::default(), 0);
+    let mut gc = GroupCommit::new(cfg, LogState::default(), Now::at(0));
     let mut disk = Disk::default();
     let mut sent: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     let mut acked_upto = Lsn(0);
@@ -163,7 +164,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
                 now: u64,
                 fail_rate: u64,
                 all: bool| {
-        while let Some(op) = gc.poll_io(now) {
+        while let Some(op) = gc.poll_io(Now::at(now)) {
             if let IoOp::Append { last, .. } = &op {
                 issued.insert(last.0, false);
             }
@@ -191,7 +192,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
                 if let (IoOp::Append { last, .. }, Ok(())) = (&op, &result) {
                     issued.insert(last.0, true);
                 }
-                gc.complete(now, op, result);
+                gc.complete(Now::at(now), op, result);
             } else {
                 k += 1;
             }
@@ -205,7 +206,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
             let bodies: Vec<Vec<u8>> = (0..n)
                 .map(|k| payload(k as u64 + now, 1 + rng.below(300) as usize))
                 .collect();
-            match gc.submit(now, bodies.iter().map(|b| b.as_slice())) {
+            match gc.submit(Now::at(now), bodies.iter().map(|b| b.as_slice())) {
                 Ok((first, last)) => {
                     assert_eq!(last.0 - first.0 + 1, n as u64);
                     assert!(failed_from.is_none(), "submit accepted after failure");
@@ -228,7 +229,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
             fail_rate,
             false,
         );
-        gc.handle_timeout(now);
+        gc.handle_timeout(Now::at(now));
         while let Some(ev) = gc.poll_event() {
             match ev {
                 Event::Durable(l) => {
@@ -256,7 +257,7 @@ fn run_seed(seed: u64, fail_rate: u64) -> (u64, u64) {
             break;
         }
         now += 100;
-        gc.handle_timeout(now);
+        gc.handle_timeout(Now::at(now));
         step(
             &mut gc,
             &mut in_flight,
@@ -338,10 +339,10 @@ fn concurrent_producers_share_syncs() {
 
 #[test]
 fn idle_log_writes_the_first_record_at_once() {
-    let mut gc = GroupCommit::new(CommitConfig::default(), LogState::default(), 0);
-    gc.submit(0, [b"one".as_slice()]).unwrap();
+    let mut gc = GroupCommit::new(CommitConfig::default(), LogState::default(), Now::at(0));
+    gc.submit(Now::at(0), [b"one".as_slice()]).unwrap();
     assert!(matches!(
-        gc.poll_io(0),
+        gc.poll_io(Now::at(0)),
         Some(IoOp::Prepare {
             segment: SegmentId(1),
             ..
@@ -355,10 +356,13 @@ fn full_queue_pushes_back() {
         max_queued_bytes: 100,
         ..CommitConfig::default()
     };
-    let mut gc = GroupCommit::new(cfg, LogState::default(), 0);
+    let mut gc = GroupCommit::new(cfg, LogState::default(), Now::at(0));
     let big = [0x55u8; 90];
-    gc.submit(0, [big.as_slice()]).unwrap();
-    assert_eq!(gc.submit(0, [big.as_slice()]), Err(SubmitError::Busy));
+    gc.submit(Now::at(0), [big.as_slice()]).unwrap();
+    assert_eq!(
+        gc.submit(Now::at(0), [big.as_slice()]),
+        Err(SubmitError::Busy)
+    );
 }
 
 #[test]
@@ -367,11 +371,11 @@ fn disk_full_on_a_fresh_log_clears_once_space_returns() {
         disk_full_retry_ns: 100,
         ..CommitConfig::default()
     };
-    let mut gc = GroupCommit::new(cfg, LogState::default(), 0);
-    let (first, last) = gc.submit(0, [b"a".as_slice()]).unwrap();
-    let op = gc.poll_io(0).unwrap();
+    let mut gc = GroupCommit::new(cfg, LogState::default(), Now::at(0));
+    let (first, last) = gc.submit(Now::at(0), [b"a".as_slice()]).unwrap();
+    let op = gc.poll_io(Now::at(0)).unwrap();
     assert!(matches!(op, IoOp::Prepare { .. }));
-    gc.complete(0, op, Err(IoError::NoSpace));
+    gc.complete(Now::at(0), op, Err(IoError::NoSpace));
     assert_eq!(
         gc.poll_event(),
         Some(Event::Rejected {
@@ -382,20 +386,63 @@ fn disk_full_on_a_fresh_log_clears_once_space_returns() {
     );
     assert_eq!(gc.id_epoch(), 1);
     // Inside the retry window: refused at once, nothing queued.
-    assert_eq!(gc.submit(50, [b"b".as_slice()]), Err(SubmitError::DiskFull));
-    assert!(gc.poll_io(50).is_none());
+    assert_eq!(
+        gc.submit(Now::at(50), [b"b".as_slice()]),
+        Err(SubmitError::DiskFull)
+    );
+    assert!(gc.poll_io(Now::at(50)).is_none());
     // After it: accepted, creation retried, and the record made durable.
-    let (b, _) = gc.submit(150, [b"b".as_slice()]).unwrap();
+    let (b, _) = gc.submit(Now::at(150), [b"b".as_slice()]).unwrap();
     assert_eq!(
         b, first,
         "the rejected id was never written: the next record takes it"
     );
-    let op = gc.poll_io(150).unwrap();
+    let op = gc.poll_io(Now::at(150)).unwrap();
     assert!(matches!(op, IoOp::Prepare { .. }));
-    gc.complete(150, op, Ok(()));
-    let op = gc.poll_io(150).unwrap();
+    gc.complete(Now::at(150), op, Ok(()));
+    let op = gc.poll_io(Now::at(150)).unwrap();
     assert!(matches!(op, IoOp::Append { .. }));
-    gc.complete(150, op, Ok(()));
+    gc.complete(Now::at(150), op, Ok(()));
     assert!(!gc.is_disk_full());
     assert!(std::iter::from_fn(|| gc.poll_event()).any(|e| e == Event::Durable(b)));
+}
+
+/// The disk-full retry runs on the monotonic clock: a wall clock stepped
+/// back an hour after ENOSPC must not keep refusing for that hour.
+#[test]
+fn disk_full_retry_ignores_a_wall_clock_stepped_backwards() {
+    use spool_core::time::{Instant, UnixNanos};
+    let at = |mono: u64, wall: u64| Now {
+        mono: Instant::from_nanos(mono),
+        wall: UnixNanos(wall),
+    };
+    let hour = 3_600_000_000_000u64;
+    let cfg = CommitConfig {
+        disk_full_retry_ns: 100,
+        ..CommitConfig::default()
+    };
+    let mut gc = GroupCommit::new(cfg, LogState::default(), at(0, 2 * hour));
+    gc.submit(at(0, 2 * hour), [b"a".as_slice()]).unwrap();
+    let op = gc.poll_io(at(0, 2 * hour)).unwrap();
+    gc.complete(at(0, 2 * hour), op, Err(IoError::NoSpace));
+    // 150 ns later by the monotonic clock, but the wall clock went back an hour.
+    let later = at(150, hour);
+    let (b, _) = gc
+        .submit(later, [b"b".as_slice()])
+        .expect("the retry window is over by the monotonic clock");
+    let op = gc.poll_io(later).unwrap();
+    assert!(matches!(op, IoOp::Prepare { .. }));
+    gc.complete(later, op, Ok(()));
+    let op = gc.poll_io(later).unwrap();
+    gc.complete(later, op, Ok(()));
+    assert!(std::iter::from_fn(|| gc.poll_event()).any(|e| e == Event::Durable(b)));
+    // And the other way: a wall clock stepped forward does not end it early.
+    let mut gc = GroupCommit::new(cfg, LogState::default(), at(0, hour));
+    gc.submit(at(0, hour), [b"a".as_slice()]).unwrap();
+    let op = gc.poll_io(at(0, hour)).unwrap();
+    gc.complete(at(0, hour), op, Err(IoError::NoSpace));
+    assert_eq!(
+        gc.submit(at(50, 3 * hour), [b"b".as_slice()]),
+        Err(SubmitError::DiskFull)
+    );
 }

@@ -8,6 +8,7 @@ use spool_core::commit::{CommitConfig, GroupCommit, IoError, LogState};
 use spool_core::handoff::{AppendError, Handoff};
 use spool_core::record::{Lsn, SegmentId};
 use spool_core::segment::{SegmentInfo, SegmentPolicy};
+use spool_core::time::Now;
 
 fn handoff() -> Arc<Handoff> {
     let cfg = CommitConfig {
@@ -33,18 +34,22 @@ fn handoff() -> Arc<Handoff> {
         last_lsn: Lsn(0),
         ..LogState::default()
     };
-    Arc::new(Handoff::new(GroupCommit::new(cfg, state, 0), false, None))
+    Arc::new(Handoff::new(
+        GroupCommit::new(cfg, state, Now::at(0)),
+        false,
+        None,
+    ))
 }
 
 fn io_thread(h: Arc<Handoff>, result: Result<(), IoError>) -> thread::JoinHandle<u32> {
     thread::spawn(move || {
         let mut ops = 0;
-        let mut next = h.next_op(&|| 0);
+        let mut next = h.next_op(&|| Now::at(0));
         while let Some(op) = next {
             ops += 1;
-            let (more, wakeups) = h.complete(0, op, result);
+            let (more, wakeups) = h.complete(Now::at(0), op, result);
             wakeups.wake();
-            next = more.or_else(|| h.next_op(&|| 0));
+            next = more.or_else(|| h.next_op(&|| Now::at(0)));
         }
         ops
     })
@@ -60,7 +65,7 @@ fn two_producers_are_acked_only_after_the_io_thread_completes() {
                 let h = h.clone();
                 thread::spawn(move || {
                     let payload = [i + 1; 8];
-                    let ticket = h.submit(0, [payload.as_slice()]).unwrap();
+                    let ticket = h.submit(Now::at(0), [payload.as_slice()]).unwrap();
                     h.wait_durable(ticket).unwrap();
                     assert!(h.durable() >= ticket.last);
                 })
@@ -83,7 +88,7 @@ fn a_failed_sync_is_reported_and_never_acked() {
         let p = {
             let h = h.clone();
             thread::spawn(move || {
-                let ticket = h.submit(0, [b"doomed".as_slice()]).unwrap();
+                let ticket = h.submit(Now::at(0), [b"doomed".as_slice()]).unwrap();
                 h.wait_durable(ticket)
             })
         };

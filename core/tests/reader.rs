@@ -24,6 +24,7 @@ use spool_core::commit::{CommitConfig, Event, GroupCommit, IoOp, LogState};
 use spool_core::read::{LogReader, ReadItem, SegmentStore, Start};
 use spool_core::record::{Lsn, SegmentHeader, SegmentId};
 use spool_core::segment::SegmentPolicy;
+use spool_core::time::Now;
 
 /// An operation being carried out piece by piece.
 struct Running {
@@ -64,7 +65,10 @@ impl World {
                     (0..len).map(|_| self.rng.next() as u8).collect()
                 })
                 .collect();
-            if let Ok((first, _)) = self.gc.submit(self.now, bodies.iter().map(Vec::as_slice)) {
+            if let Ok((first, _)) = self
+                .gc
+                .submit(Now::at(self.now), bodies.iter().map(Vec::as_slice))
+            {
                 for (k, b) in bodies.into_iter().enumerate() {
                     self.sent.insert(first.0 + k as u64, b);
                 }
@@ -73,7 +77,7 @@ impl World {
         if self.running.is_none() {
             self.running = self
                 .gc
-                .poll_io(self.now)
+                .poll_io(Now::at(self.now))
                 .map(|op| Running { op, written: 0 });
         }
         let Some(mut r) = self.running.take() else {
@@ -120,7 +124,7 @@ impl World {
             }
         };
         if done {
-            self.gc.complete(self.now, r.op, Ok(()));
+            self.gc.complete(Now::at(self.now), r.op, Ok(()));
             while let Some(ev) = self.gc.poll_event() {
                 if let Event::Failed { .. } | Event::Rejected { .. } = ev {
                     panic!("no faults are injected here: {ev:?}");
@@ -192,7 +196,7 @@ fn run(seed: u64, totals: &mut (u64, u64, u64)) -> Result<(), String> {
     let pace = 1 + rng.below(12);
     let max_read = 1 + rng.below(700);
     let mut world = World {
-        gc: GroupCommit::new(cfg, LogState::default(), 0),
+        gc: GroupCommit::new(cfg, LogState::default(), Now::at(0)),
         rng,
         files: BTreeMap::new(),
         running: None,

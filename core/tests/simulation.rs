@@ -34,6 +34,7 @@ use spool_core::record::{
 };
 use spool_core::recover::{is_unwritten, LogScan};
 use spool_core::segment::SegmentPolicy;
+use spool_core::time::Now;
 
 const SECTOR: usize = 512;
 
@@ -539,7 +540,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
         }
         cov.acked_checks += acked.len() as u64;
 
-        let mut gc = GroupCommit::new(cfg, state, now);
+        let mut gc = GroupCommit::new(cfg, state, Now::at(now));
         // As the server does at open, before any write.
         let on_disk = mark_bytes(&disk);
         apply(
@@ -558,7 +559,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                 let bodies: Vec<Vec<u8>> = (0..n)
                     .map(|_| (0..1 + rng.below(300)).map(|_| rng.next() as u8).collect())
                     .collect();
-                match gc.submit(now, bodies.iter().map(Vec::as_slice)) {
+                match gc.submit(Now::at(now), bodies.iter().map(Vec::as_slice)) {
                     Ok((first, _)) => {
                         if failed {
                             return Err("submit accepted after a failure".into());
@@ -572,7 +573,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                     Err(e) => return Err(format!("unexpected submit error {e:?}")),
                 }
             }
-            while let Some(op) = gc.poll_io(now) {
+            while let Some(op) = gc.poll_io(Now::at(now)) {
                 note_issued(&op, &mut segment_of, &mut acked);
                 let s = steps(&op, mark_bytes(&disk).as_deref());
                 in_flight.push((op, s, 0));
@@ -592,10 +593,10 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                 in_flight[i].2 += 1;
                 if result.is_err() || in_flight[i].2 == in_flight[i].1.len() {
                     let (op, _, _) = in_flight.swap_remove(i);
-                    gc.complete(now, op, result);
+                    gc.complete(Now::at(now), op, result);
                 }
             }
-            gc.handle_timeout(now);
+            gc.handle_timeout(Now::at(now));
             while let Some(ev) = gc.poll_event() {
                 match ev {
                     Event::Durable(l) => {
@@ -627,8 +628,8 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                     break;
                 }
                 now += 1;
-                gc.handle_timeout(now);
-                while let Some(op) = gc.poll_io(now) {
+                gc.handle_timeout(Now::at(now));
+                while let Some(op) = gc.poll_io(Now::at(now)) {
                     note_issued(&op, &mut segment_of, &mut acked);
                     let s = steps(&op, mark_bytes(&disk).as_deref());
                     in_flight.push((op, s, 0));
@@ -641,7 +642,7 @@ fn run(seed: u64, cov: &mut Coverage) -> Result<(), String> {
                             break;
                         }
                     }
-                    gc.complete(now, op, result);
+                    gc.complete(Now::at(now), op, result);
                 }
                 while let Some(ev) = gc.poll_event() {
                     match ev {

@@ -33,6 +33,14 @@ pub struct ServeConfig {
     pub max_record: u64,
     /// Most open client connections.
     pub max_connections: usize,
+    /// Most open client connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Request bytes all connections together may buffer; a body that
+    /// would pass it gets 503.
+    pub max_buffered: u64,
+    /// Unsent answer bytes per connection beyond which its requests stop
+    /// being read.
+    pub max_unsent: u64,
     /// Close a keep-alive connection idle this long.
     pub idle_timeout: Duration,
     /// A whole request (head and body) must arrive within this of its first byte.
@@ -60,6 +68,9 @@ impl Default for ServeConfig {
             max_header: 16 << 10,
             max_record: 1 << 20,
             max_connections: 10_000,
+            max_connections_per_ip: 1_024,
+            max_buffered: 256 << 20,
+            max_unsent: 64 << 10,
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             max_queued: 64 << 20,
@@ -121,6 +132,21 @@ const OPTIONS: &[(&str, &str, &str)] = &[
         "max-connections",
         "SPOOL_MAX_CONNECTIONS",
         "most open client connections [10000]",
+    ),
+    (
+        "max-connections-per-ip",
+        "SPOOL_MAX_CONNECTIONS_PER_IP",
+        "most open connections from one IP address [1024]",
+    ),
+    (
+        "max-buffered",
+        "SPOOL_MAX_BUFFERED",
+        "request bytes all connections may hold; a body past it gets 503 [256MiB]",
+    ),
+    (
+        "max-unsent",
+        "SPOOL_MAX_UNSENT",
+        "unsent answer bytes per connection before its requests stop being read [64KiB]",
     ),
     (
         "idle-timeout",
@@ -224,6 +250,12 @@ impl ServeConfig {
             "max-connections" => {
                 self.max_connections = v.parse().map_err(|_| format!("{v:?} is not a number"))?
             }
+            "max-connections-per-ip" => {
+                self.max_connections_per_ip =
+                    v.parse().map_err(|_| format!("{v:?} is not a number"))?
+            }
+            "max-buffered" => self.max_buffered = parse_size(v)?,
+            "max-unsent" => self.max_unsent = parse_size(v)?,
             "idle-timeout" => self.idle_timeout = parse_duration(v)?,
             "request-timeout" => self.request_timeout = parse_duration(v)?,
             "max-queued" => self.max_queued = parse_size(v)?,
@@ -232,6 +264,20 @@ impl ServeConfig {
             _ => return Err(format!("unknown option {flag}")),
         }
         Ok(())
+    }
+
+    /// The per-connection limits this configuration implies.
+    pub fn conn_limits(&self) -> crate::conn::http::ConnLimits {
+        crate::conn::http::ConnLimits {
+            http: spool_proto::http::Limits {
+                max_header_bytes: usize::try_from(self.max_header).unwrap_or(usize::MAX),
+                max_body: self.max_body,
+                ..spool_proto::http::Limits::default()
+            },
+            max_unsent: usize::try_from(self.max_unsent).unwrap_or(usize::MAX),
+            idle_timeout: self.idle_timeout,
+            request_timeout: self.request_timeout,
+        }
     }
 
     /// The group-commit limits this configuration implies.

@@ -1,15 +1,22 @@
 //! spool-server: the `spool` daemon and the embeddable log.
 //!
-//! - [`log`]: [`Log`], the blocking library API (open, append, close).
-//! - [`storage`]: segment files, the IO executor, recovery at open.
-//! - `event_loop`: the mio loop that owns sockets and drives the log.
-//! - `config`: flags and `SPOOL_*` environment variables.
+//! - [`embed`]: [`Log`], the blocking library API (open, append, close).
+//! - [`storage`]: segment files, the IO thread, recovery at open.
+//! - [`runtime`]: the mio event loop: sockets, clock, timers, signals; it
+//!   applies what the application decides.
+//! - [`conn`]: per-connection buffers and protocol state (HTTP/1.1).
+//! - [`app`]: routing and handlers: request in, outcome out.
+//! - [`clock`]: the two clocks (monotonic for deadlines, wall for records).
+//! - [`config`]: flags and `SPOOL_*` environment variables.
+//! - [`cli`]: `spool cat`, `spool verify`.
 
+pub mod app;
 pub mod cli;
-pub mod log;
+pub mod clock;
+pub mod config;
+pub mod conn;
+pub mod embed;
+pub mod runtime;
 pub mod storage;
 
-pub use log::Log;
-pub mod config;
-pub mod event_loop;
-pub mod routes;
+pub use embed::Log;

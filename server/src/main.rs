@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use spool_server::cli::{self, EXIT_DAMAGED, EXIT_FAILURE, EXIT_USAGE};
 use spool_server::config::{options_help, ServeConfig};
-use spool_server::event_loop::{Exit, Server, StartError};
+use spool_server::runtime::{Exit, Server, StartError};
 
 const USAGE: &str = "spool: durable log ingestion and live distribution
 

@@ -214,8 +214,6 @@ pub enum HttpError {
     /// 400: malformed request or ambiguous framing; the text is a sentence
     /// saying what is wrong and what to send instead.
     BadRequest(&'static str),
-    /// 411: a `POST`/`PUT` with neither `Content-Length` nor `Transfer-Encoding`.
-    LengthRequired,
     /// 413: the body is larger than the limit (in bytes).
     BodyTooLarge {
         /// The configured maximum body size.
@@ -245,7 +243,6 @@ impl HttpError {
     pub fn status(&self) -> u16 {
         match self {
             HttpError::BadRequest(_) => 400,
-            HttpError::LengthRequired => 411,
             HttpError::BodyTooLarge { .. } => 413,
             HttpError::UriTooLong { .. } => 414,
             HttpError::HeaderTooLarge { .. } | HttpError::TooManyHeaders { .. } => 431,
@@ -270,9 +267,6 @@ impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HttpError::BadRequest(reason) => f.write_str(reason),
-            HttpError::LengthRequired => f.write_str(
-                "this request needs a body length: send Content-Length (or Transfer-Encoding: chunked)",
-            ),
             HttpError::BodyTooLarge { limit } => {
                 write!(f, "request body is larger than the limit of {limit} bytes; send smaller batches")
             }

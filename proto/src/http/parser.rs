@@ -6,11 +6,18 @@ use super::{find_header, hex_value, HttpError, Limits, Method, Request, Version}
 /// Longest chunk-size line (size, extensions, CRLF) we wait for.
 const MAX_CHUNK_LINE: usize = 4096;
 
+/// Chunk framing (size lines, CRLFs, trailers) a body may carry for free;
+/// beyond it, framing may not outweigh the data it frames. One-byte chunks
+/// cost five bytes of framing per byte of data and would make a body's
+/// wire size (and the work to decode it) several times its limit.
+const FREE_CHUNK_FRAMING: usize = 64 * 1024;
+
 /// Parses the requests of one connection, incrementally.
 ///
 /// Call [`RequestParser::parse`] with the connection's unconsumed input each
 /// time bytes arrive. Between a call that returns `Ok(None)` and the next one,
-/// the caller may only *append* to that input: the parser remembers how far it
+/// the caller may only *append* to that input (and drop the prefix that
+/// [`RequestParser::take_released`] hands back): the parser remembers how far it
 /// scanned (head terminator search, framing decisions, chunked decode position)
 /// and resumes there, so every byte is examined a bounded number of times. When
 /// a call returns `Ok(Some((request, consumed)))`, the caller drains `consumed`
@@ -62,6 +69,8 @@ enum Framing {
 struct ChunkedDecoder {
     /// Offset in the caller's input of the next undecoded byte.
     pos: usize,
+    /// Framing bytes decoded so far (size lines, CRLFs, trailers).
+    framing: usize,
     phase: ChunkPhase,
     body: Vec<u8>,
     trailer_bytes: usize,
@@ -114,6 +123,57 @@ impl RequestParser {
             State::Body(progress) => progress.expect_continue && !progress.continue_sent,
             State::Head { .. } => false,
         }
+    }
+
+    /// While a request's body is being received (its head parsed): how
+    /// much of the input the whole request will occupy, if the head said
+    /// (`Content-Length`: head plus body), or `None` for a chunked body,
+    /// whose decoded bytes are counted by [`RequestParser::decoded_body_len`].
+    /// `None` before the head is complete.
+    pub fn expected_len(&self) -> Option<usize> {
+        match &self.state {
+            State::Body(progress) => match progress.framing {
+                Framing::Length(length) => Some(progress.head_len.saturating_add(length)),
+                Framing::Chunked(_) => None,
+            },
+            State::Head { .. } => None,
+        }
+    }
+
+    /// True from a request's complete head until its body is complete.
+    pub fn in_body(&self) -> bool {
+        matches!(self.state, State::Body(_))
+    }
+
+    /// Bytes of chunked body decoded so far and held by the parser.
+    pub fn decoded_body_len(&self) -> usize {
+        match &self.state {
+            State::Body(progress) => match &progress.framing {
+                Framing::Chunked(decoder) => decoder.body.len(),
+                Framing::Length(_) => 0,
+            },
+            State::Head { .. } => 0,
+        }
+    }
+
+    /// How many leading bytes of the input the parser no longer needs
+    /// (a chunked body's head, framing and data already decoded into its own
+    /// buffer). The parser now counts positions as if they were gone: the
+    /// caller must drop exactly that many bytes from the front of its input
+    /// before the next [`RequestParser::parse`]. Always 0 outside a chunked
+    /// body, so a chunked upload holds its decoded body plus at most a read's
+    /// worth of raw input, not both copies whole.
+    pub fn take_released(&mut self) -> usize {
+        let State::Body(progress) = &mut self.state else {
+            return 0;
+        };
+        let Framing::Chunked(decoder) = &mut progress.framing else {
+            return 0;
+        };
+        let released = decoder.pos;
+        decoder.pos = 0;
+        progress.head_len = 0;
+        released
     }
 
     /// Records that `100 Continue` was sent for the current request.
@@ -376,6 +436,7 @@ fn decide_framing(
         check_transfer_codings(headers)?;
         Framing::Chunked(ChunkedDecoder {
             pos: head_len,
+            framing: 0,
             phase: ChunkPhase::SizeLine,
             body: Vec::new(),
             trailer_bytes: 0,
@@ -397,9 +458,8 @@ fn decide_framing(
             limit: limits.max_body,
         })?;
         Framing::Length(length)
-    } else if matches!(head.method, Method::Post | Method::Put) {
-        return Err(HttpError::LengthRequired);
     } else {
+        // Neither field: the body is empty (RFC 9112 §6.3), POST included.
         Framing::Length(0)
     };
     let expect_continue = head.version == Version::Http11
@@ -492,6 +552,17 @@ impl BodyProgress {
 }
 
 impl ChunkedDecoder {
+    /// Counts `n` framing bytes; an error once framing outweighs the data.
+    fn add_framing(&mut self, n: usize) -> Result<(), HttpError> {
+        self.framing += n;
+        if self.framing > FREE_CHUNK_FRAMING && self.framing > self.body.len() {
+            return Err(HttpError::BadRequest(
+                "the chunked body is mostly framing (chunks of a few bytes); send chunks of at least 1 KiB, or Content-Length",
+            ));
+        }
+        Ok(())
+    }
+
     /// Decodes as far as `buf` allows; `Some(consumed)` after the final CRLF.
     fn advance(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, HttpError> {
         loop {
@@ -517,6 +588,7 @@ impl ChunkedDecoder {
                         });
                     }
                     self.pos += line.len() + 2;
+                    self.add_framing(line.len() + 4)?;
                     self.phase = if size == 0 {
                         ChunkPhase::Trailer
                     } else {

@@ -3,4 +3,5 @@
 
 pub mod dir_store;
 pub mod files;
+pub mod io_thread;
 pub mod recovery;

@@ -19,38 +19,15 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use spool_core::commit::{CommitConfig, GroupCommit};
 use spool_core::handoff::{AppendError, Handoff, Notify};
 use spool_core::record::Lsn;
 
+use crate::clock;
 use crate::storage::files::SegmentFiles;
+use crate::storage::io_thread::io_thread;
 use crate::storage::recovery::{recover, DirLock, OpenError, Recovered};
-
-/// Wall-clock nanoseconds since the Unix epoch (the clock the core is fed).
-pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-/// An IO thread: runs operations until the log closes or fails. The
-/// appenders a completion made durable are woken once the next operation's
-/// write is issued, so waking them overlaps the device's sync.
-fn io_thread(io: &Handoff, files: &SegmentFiles) {
-    let mut next = io.next_op(&now_ns);
-    let mut owed = None;
-    while let Some(op) = next {
-        let result = files.execute(&op, || drop(owed.take()));
-        let (more, wakeups) = io.complete(now_ns(), op, result);
-        owed = Some(wakeups);
-        if more.is_none() {
-            drop(owed.take());
-        }
-        next = more.or_else(|| io.next_op(&now_ns));
-    }
-}
 
 /// How to open a log.
 #[derive(Default)]
@@ -86,7 +63,7 @@ impl Log {
     pub fn open_with(dir: &Path, opts: LogOptions) -> Result<Log, OpenError> {
         let lock = DirLock::acquire(dir)?;
         let recovered = recover(dir, true, opts.accept_data_loss)?;
-        let commit = GroupCommit::new(opts.commit, recovered.state.clone(), now_ns());
+        let commit = GroupCommit::new(opts.commit, recovered.state.clone(), clock::now());
         let files =
             Arc::new(SegmentFiles::new(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?);
         // Before anything is written: the mark no longer says "clean", and
@@ -128,7 +105,7 @@ impl Log {
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
     {
-        let ticket = self.handoff.submit_blocking(now_ns(), payloads)?;
+        let ticket = self.handoff.submit_blocking(clock::now(), payloads)?;
         self.handoff.wait_durable(ticket)?;
         Ok((ticket.first, ticket.last))
     }

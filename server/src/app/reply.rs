@@ -1,16 +1,10 @@
-//! Routing and answers: which handler a request goes to, and the JSON each
-//! status carries. Every error body is `{"error": "...", "status": N}` with
-//! a sentence a person can act on.
+//! Answers: [`Reply`], the JSON each status carries, and how a reply is
+//! written. Every error body is `{"error": "...", "status": N}` with a
+//! sentence a person can act on.
 
-use spool_core::record::Lsn;
-use spool_proto::decode::{decode_entries, DecodeLimits};
-use spool_proto::http::{
-    json_error, write_head, write_json, Method, Request, Scheme, Version, WebAccess,
-};
-
-use crate::log::{now_ns, Log};
 use spool_core::commit::SubmitError;
-use spool_core::handoff::Ticket;
+use spool_core::record::Lsn;
+use spool_proto::http::{json_error, write_head, write_json, Request, Version};
 
 /// An answer ready to be written.
 pub struct Reply {
@@ -61,46 +55,12 @@ pub fn error(status: u16, message: &str) -> Reply {
     }
 }
 
-fn with_header(mut r: Reply, name: &'static str, value: &str) -> Reply {
+pub(crate) fn with_header(mut r: Reply, name: &'static str, value: &str) -> Reply {
     r.headers.push((name, value.to_owned()));
     r
 }
 
-/// Where a request goes.
-pub enum Route {
-    /// `POST /ingest`.
-    Ingest,
-    /// `GET /healthz`.
-    Health,
-    /// `GET /readyz`.
-    Ready,
-    /// Answered at once (400 or 403 from the web check, 404, 405).
-    Reply(Reply),
-}
-
-/// Picks the handler for a request. Before any path is looked at, `web`
-/// refuses requests a web page may have sent without leave (SPEC §3: a
-/// foreign `Origin`, a `Host` open to DNS rebinding): 403, or 400 for a
-/// malformed `Host` or repeated fields.
-pub fn route(req: &Request, web: &WebAccess) -> Route {
-    if let Err(refusal) = web.check(Scheme::Http, req) {
-        return Route::Reply(error(refusal.status(), &refusal.message()));
-    }
-    let get = matches!(req.method, Method::Get | Method::Head);
-    match req.path.as_str() {
-        "/ingest" if req.method == Method::Post => Route::Ingest,
-        "/ingest" => Route::Reply(not_allowed("POST", req)),
-        "/healthz" if get => Route::Health,
-        "/readyz" if get => Route::Ready,
-        "/healthz" | "/readyz" => Route::Reply(not_allowed("GET, HEAD", req)),
-        _ => Route::Reply(error(
-            404,
-            &format!("no such endpoint {}; see the API in README", req.path),
-        )),
-    }
-}
-
-fn not_allowed(allow: &str, req: &Request) -> Reply {
+pub(crate) fn not_allowed(allow: &str, req: &Request) -> Reply {
     with_header(
         error(
             405,
@@ -178,53 +138,51 @@ pub fn accepted(first: Lsn, last: Lsn) -> Reply {
     }
 }
 
-/// Decodes and submits an ingest body. `Ok` gives the id range to wait for;
-/// `Err` is the answer to send now (nothing was queued).
-pub fn ingest(req: &Request, log: &Log, max_record: u64) -> Result<Ticket, Reply> {
-    let now = now_ns();
-    let limits = DecodeLimits {
-        max_record_bytes: usize::try_from(max_record).unwrap_or(usize::MAX),
-        ..DecodeLimits::default()
-    };
-    let entries = decode_entries(req.content_type(), &req.body, now, &limits).map_err(|e| {
-        let mut r = error(e.status, &e.message);
-        if let Some(line) = e.line {
-            r = with_line(r, "line", line);
-        }
-        if let Some(index) = e.index {
-            r = with_line(r, "index", index);
-        }
-        r
-    })?;
-    let mut payloads = Vec::with_capacity(entries.len());
-    for e in &entries {
-        payloads.push(
-            e.encode()
-                .map_err(|err| error(413, &format!("record cannot be stored: {err}")))?,
-        );
-    }
-    match log
-        .handoff()
-        .submit(now, payloads.iter().map(Vec::as_slice))
-    {
-        Ok(range) => Ok(range),
-        Err(SubmitError::Busy) => Err(with_header(
+/// 503 when the request bodies buffered by all connections reached
+/// `--max-buffered`: nothing of this request was read or stored.
+pub fn too_much_buffered(limit: u64) -> Reply {
+    with_header(
+        error(
+            503,
+            &format!("spool is holding {limit} bytes of request bodies (--max-buffered); nothing of this request was stored; retry after the delay"),
+        ),
+        "Retry-After",
+        "1",
+    )
+}
+
+/// 503 when the client's address has `--max-connections-per-ip` open.
+pub fn too_many_from_address() -> Reply {
+    with_header(
+        error(
+            503,
+            "too many connections from this address (--max-connections-per-ip); reuse a keep-alive connection or retry later",
+        ),
+        "Retry-After",
+        "1",
+    )
+}
+
+/// The answer when the group commit refused a submission (nothing queued).
+pub fn refused(e: SubmitError) -> Reply {
+    match e {
+        SubmitError::Busy => with_header(
             error(503, "write queue full; retry after the indicated delay"),
             "Retry-After",
             "1",
-        )),
-        Err(SubmitError::DiskFull) => Err(disk_full()),
-        Err(SubmitError::TooLarge { len, max }) => Err(error(
+        ),
+        SubmitError::DiskFull => disk_full(),
+        SubmitError::TooLarge { len, max } => error(
             413,
             &format!("a record is {len} bytes encoded; the limit is {max} (--max-record)"),
-        )),
-        Err(SubmitError::Empty) => Err(error(400, "body has no records")),
-        Err(SubmitError::Failed) => Err(unavailable(true)),
+        ),
+        SubmitError::Empty => error(400, "body has no records"),
+        SubmitError::Failed => unavailable(true),
     }
 }
 
 /// Adds a numeric field (`"line": 3`) to a JSON error body.
-fn with_line(mut r: Reply, key: &str, value: u64) -> Reply {
+pub(crate) fn with_line(mut r: Reply, key: &str, value: u64) -> Reply {
     if r.body.last() == Some(&b'}') {
         r.body.pop();
         r.body

@@ -1,0 +1,749 @@
+//! The runtime: one mio `Poll` owning the listener, every client socket, the
+//! IO thread's waker and a signalfd; the clock, the timers and the signals.
+//! It moves bytes between sockets and connection states (`conn`), hands
+//! complete requests to the application (`app`), and applies the outcomes.
+//!
+//! Each turn reads the monotonic clock once, handles readiness, serves the
+//! connections that still have work (each turn bounds the requests and
+//! reads done for one connection, so one client cannot hold the loop),
+//! then fires due deadlines. It sleeps until the earliest deadline, or not
+//! at all while a connection has work left.
+//!
+//! Guarantees: no `2xx` for an ingest before the `Durable` event covering
+//! its last record; after a write failure every parked and later ingest
+//! gets 503 and the process exits non-zero once answers are flushed; on
+//! SIGINT/SIGTERM the listener closes, requests already received are
+//! answered (with `Connection: close`), and the loop returns.
+
+mod parked;
+mod signals;
+mod timers;
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use spool_core::commit::Event;
+use spool_core::mark::MarkProblem;
+use spool_core::segment::DeleteReason;
+use spool_core::time::Instant;
+use spool_proto::http::{Method, Request, Version};
+
+use crate::app::{self, reply, Context, Outcome, Phase};
+use crate::clock;
+use crate::config::ServeConfig;
+use crate::conn::http::{ConnLimits, HttpConn, Step, FREE_BUFFER, READ_CHUNK};
+use crate::embed::{Log, LogOptions};
+use crate::storage::recovery::OpenError;
+use parked::ParkedRequests;
+use timers::Timers;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const SIGNALS: Token = Token(2);
+const FIRST_CONN: usize = 3;
+/// Longest a shutdown waits for parked requests and unsent answers.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// Requests handled for one connection per turn before others are served.
+const REQUESTS_PER_TURN: usize = 64;
+/// Socket reads for one connection per turn before others are served.
+const READS_PER_TURN: usize = 16;
+
+/// How the loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Asked to stop by a signal; everything acknowledged is durable.
+    Signal,
+    /// A write or sync failed: exit non-zero so recovery runs on restart.
+    WriteFailed,
+}
+
+/// A connection's socket beside its state.
+struct Slot {
+    stream: TcpStream,
+    conn: HttpConn,
+    generation: u64,
+    peer: IpAddr,
+    /// Bytes counted for it in `Server::buffered`.
+    charged: usize,
+    writable_interest: bool,
+    /// In `Server::ready`.
+    queued: bool,
+}
+
+/// The running daemon.
+pub struct Server {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    signals: OwnedFd,
+    cfg: ServeConfig,
+    limits: ConnLimits,
+    log: Log,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    open_conns: usize,
+    per_address: HashMap<IpAddr, usize>,
+    next_generation: u64,
+    parked: ParkedRequests,
+    timers: Timers,
+    /// Connections with work left that no readiness event will announce.
+    ready: VecDeque<usize>,
+    /// Request bytes held by all connections (`--max-buffered`).
+    buffered: usize,
+    scratch: Vec<u8>,
+    draining: Option<Instant>,
+    failed: bool,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// Opening the data directory failed (corruption, lock, IO).
+    Open(OpenError),
+    /// Binding the listen address failed.
+    Bind(std::net::SocketAddr, io::Error),
+    /// Polling or signal set-up failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Open(e) => write!(f, "{e}"),
+            StartError::Bind(addr, e) if e.kind() == io::ErrorKind::AddrInUse => write!(
+                f,
+                "{addr} is already in use (another spool or program listens there); stop it or choose another address with --listen"
+            ),
+            StartError::Bind(addr, e) => {
+                write!(f, "cannot listen on {addr}: {e}; choose another address with --listen")
+            }
+            StartError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Server {
+    /// Recovers the data directory and binds the listener. The log is open
+    /// (and recovery finished) before the socket accepts anything.
+    pub fn start(cfg: ServeConfig) -> Result<Server, StartError> {
+        signals::raise_fd_limit();
+        let signals = signals::signal_fd().map_err(StartError::Io)?;
+        let poll = Poll::new().map_err(StartError::Io)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Io)?);
+        let log = Log::open_with(
+            &cfg.data_dir,
+            LogOptions {
+                commit: cfg.commit_config(),
+                keep_events: true,
+                notify: Some(Box::new(move || {
+                    let _ = waker.wake();
+                })),
+                accept_data_loss: cfg.accept_data_loss,
+            },
+        )
+        .map_err(StartError::Open)?;
+        report_recovery(&log);
+        let mut listener =
+            TcpListener::bind(cfg.listen).map_err(|e| StartError::Bind(cfg.listen, e))?;
+        // mio binds with a backlog of 128; a burst of connects (producers
+        // reconnecting after a restart) would overflow it and wait out a 1 s
+        // SYN retransmit. Calling listen again raises the backlog (Linux
+        // caps it at net.core.somaxconn).
+        // SAFETY: plain syscall on the listening socket we own.
+        if unsafe { libc::listen(listener.as_raw_fd(), 4096) } != 0 {
+            return Err(StartError::Io(io::Error::last_os_error()));
+        }
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(StartError::Io)?;
+        poll.registry()
+            .register(
+                &mut SourceFd(&signals.as_raw_fd()),
+                SIGNALS,
+                Interest::READABLE,
+            )
+            .map_err(StartError::Io)?;
+        let limits = cfg.conn_limits();
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            signals,
+            cfg,
+            limits,
+            log,
+            slots: Vec::new(),
+            free: Vec::new(),
+            open_conns: 0,
+            per_address: HashMap::new(),
+            next_generation: 0,
+            parked: ParkedRequests::default(),
+            timers: Timers::default(),
+            ready: VecDeque::new(),
+            buffered: 0,
+            scratch: vec![0; READ_CHUNK],
+            draining: None,
+            failed: false,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match &self.listener {
+            Some(l) => l.local_addr(),
+            None => Err(io::Error::other("listener closed")),
+        }
+    }
+
+    /// Runs until a signal or a write failure; then drains and closes the log.
+    pub fn run(mut self) -> io::Result<Exit> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout(clock::mono());
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = clock::mono();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    WAKER => self.on_log_events(now),
+                    SIGNALS => {
+                        signals::drain(&self.signals);
+                        eprintln!("spool: signal received, finishing in-flight requests");
+                        self.start_draining(now);
+                    }
+                    Token(t) => {
+                        let idx = t - FIRST_CONN;
+                        if event.is_writable() {
+                            self.flush(idx, now);
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.service(idx, now);
+                        }
+                    }
+                }
+            }
+            // Completions may arrive between a wake and this point: check
+            // every turn so nothing waits for the next wake.
+            self.on_log_events(now);
+            for _ in 0..self.ready.len() {
+                let Some(idx) = self.ready.pop_front() else {
+                    break;
+                };
+                if let Some(slot) = self.slot(idx) {
+                    slot.queued = false;
+                    self.service(idx, now);
+                }
+            }
+            self.fire_timers(now);
+            if self.finished(now) {
+                break;
+            }
+        }
+        let exit = if self.failed {
+            Exit::WriteFailed
+        } else {
+            Exit::Signal
+        };
+        // Every parked request was answered, so nothing acknowledged is
+        // still queued: these counters are final for this run.
+        let st = self.log.handoff().inspect(|gc| gc.stats());
+        eprintln!(
+            "spool: {} records made durable in {} fsyncs ({:.1} per fsync), {} rejected for lack of space, {} segments deleted by retention",
+            st.records,
+            st.syncs,
+            st.records as f64 / st.syncs.max(1) as f64,
+            st.rejected,
+            st.segments_deleted
+        );
+        if self.log.close() {
+            eprintln!("spool: clean shutdown recorded in the log mark");
+        } else if !self.failed {
+            eprintln!("spool: WARNING: could not record a clean shutdown in the log mark (see the write error above, if any); the next start treats this stop as a crash");
+        }
+        Ok(exit)
+    }
+
+    /// How long `poll` may sleep: not at all while a connection has work
+    /// left, else until the earliest deadline.
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.ready.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let drain = self.draining.map(|since| clock::after(since, DRAIN_LIMIT));
+        let next = match (self.timers.next(), drain) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        next.map(|at| clock::until(now, at))
+    }
+
+    fn slot(&mut self, idx: usize) -> Option<&mut Slot> {
+        self.slots.get_mut(idx).and_then(Option::as_mut)
+    }
+
+    fn phase(&self) -> Phase {
+        if self.failed {
+            Phase::Failed
+        } else if self.draining.is_some() {
+            Phase::Draining
+        } else {
+            Phase::Running
+        }
+    }
+
+    fn finished(&self, now: Instant) -> bool {
+        let Some(since) = self.draining else {
+            return false;
+        };
+        let unsent = self
+            .slots
+            .iter()
+            .flatten()
+            .any(|s| !s.conn.unsent().is_empty());
+        (self.parked.is_empty() && !unsent) || now >= clock::after(since, DRAIN_LIMIT)
+    }
+
+    fn start_draining(&mut self, now: Instant) {
+        if self.draining.is_some() {
+            return;
+        }
+        self.draining = Some(now);
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        // Quiet connections close now; the others answer what they have
+        // received (reading what already arrived), each answer closing.
+        for idx in 0..self.slots.len() {
+            if let Some(slot) = self.slot(idx) {
+                slot.conn.answer_last();
+                self.enqueue(idx);
+            }
+        }
+    }
+
+    fn enqueue(&mut self, idx: usize) {
+        if let Some(slot) = self.slot(idx) {
+            if !slot.queued {
+                slot.queued = true;
+                self.ready.push_back(idx);
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            let (mut stream, addr) = match listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: leave it pending, try next turn.
+                    eprintln!("spool: accept: {e}");
+                    return;
+                }
+            };
+            let peer = addr.ip();
+            let from_peer = self.per_address.get(&peer).copied().unwrap_or(0);
+            let refusal = if self.open_conns >= self.cfg.max_connections {
+                Some(reply::too_many_connections())
+            } else if from_peer >= self.cfg.max_connections_per_ip {
+                Some(reply::too_many_from_address())
+            } else {
+                None
+            };
+            if let Some(refusal) = refusal {
+                let mut out = Vec::new();
+                refusal.write(&mut out, Version::Http11, false);
+                let _ = stream.write(&out);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let idx = self.free.pop().unwrap_or_else(|| {
+                self.slots.push(None);
+                self.slots.len() - 1
+            });
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, Token(idx + FIRST_CONN), Interest::READABLE)
+                .is_err()
+            {
+                self.free.push(idx);
+                continue;
+            }
+            self.next_generation += 1;
+            self.open_conns += 1;
+            *self.per_address.entry(peer).or_default() += 1;
+            let conn = HttpConn::new(self.limits, now);
+            self.timers
+                .arm(conn.soonest_from(now), idx, self.next_generation);
+            self.slots[idx] = Some(Slot {
+                stream,
+                conn,
+                generation: self.next_generation,
+                peer,
+                charged: 0,
+                writable_interest: false,
+                queued: false,
+            });
+        }
+    }
+
+    fn close(&mut self, idx: usize) {
+        let Some(mut slot) = self.slots.get_mut(idx).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut slot.stream);
+        self.open_conns -= 1;
+        self.buffered -= slot.charged;
+        if let Some(n) = self.per_address.get_mut(&slot.peer) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_address.remove(&slot.peer);
+            }
+        }
+        self.free.push(idx);
+    }
+
+    /// Reads what the connection may take, handles the complete requests,
+    /// and sends answers; at most `REQUESTS_PER_TURN` requests and
+    /// `READS_PER_TURN` reads, after which it is queued for the next turn.
+    fn service(&mut self, idx: usize, now: Instant) {
+        let mut requests = 0;
+        let mut reads = 0;
+        let mut more = false;
+        loop {
+            // Requests already buffered first: reading is bounded by them.
+            loop {
+                if requests == REQUESTS_PER_TURN {
+                    more = true;
+                    break;
+                }
+                let Some(slot) = self.slot(idx) else {
+                    return;
+                };
+                match slot.conn.next_request(now) {
+                    Step::Request(req) => {
+                        requests += 1;
+                        self.recharge(idx);
+                        self.dispatch(idx, req, now);
+                    }
+                    Step::Error(e) => {
+                        slot.conn
+                            .refuse(now, |out| e.write_to(out, Version::Http11));
+                        self.recharge(idx);
+                        break;
+                    }
+                    Step::Idle => {
+                        self.recharge(idx);
+                        break;
+                    }
+                }
+            }
+            if more {
+                break;
+            }
+            let draining = self.draining.is_some();
+            let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else {
+                return;
+            };
+            let room = slot.conn.room().min(self.scratch.len());
+            if room == 0 {
+                break;
+            }
+            if reads == READS_PER_TURN {
+                more = true;
+                break;
+            }
+            reads += 1;
+            match slot.stream.read(&mut self.scratch[..room]) {
+                Ok(0) => slot.conn.peer_closed(),
+                Ok(n) => slot.conn.received(&self.scratch[..n], now),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Drained: at shutdown a connection with nothing in hand closes.
+                    if draining && slot.conn.is_quiet() {
+                        self.close(idx);
+                        return;
+                    }
+                    break;
+                }
+                Err(_) => {
+                    slot.conn.peer_closed();
+                    slot.conn.write_failed();
+                }
+            }
+        }
+        if more {
+            self.enqueue(idx);
+        }
+        self.flush(idx, now);
+    }
+
+    /// Recounts what the connection buffers against `--max-buffered`. A
+    /// request that needs more than `FREE_BUFFER` and would take the total
+    /// past it is refused with 503 (nothing of it is stored) and the
+    /// connection closes. Heads and small bodies are always taken (and
+    /// counted): they are bounded per connection, and a producer of small
+    /// requests is never refused because others send large ones.
+    /// Returns whether the connection was refused.
+    fn recharge(&mut self, idx: usize) -> bool {
+        let max = self.cfg.max_buffered;
+        let total = self.buffered;
+        let Some(slot) = self.slot(idx) else {
+            return false;
+        };
+        let want = slot.conn.buffered();
+        let others = total - slot.charged;
+        let over = want > slot.charged
+            && want > FREE_BUFFER
+            && slot.conn.in_body()
+            && (others as u64).saturating_add(want as u64) > max;
+        if over {
+            slot.conn.refuse(clock::mono(), |out| {
+                reply::too_much_buffered(max).write(out, Version::Http11, false)
+            });
+            slot.charged = slot.conn.buffered();
+            self.buffered = others + slot.charged;
+            return true;
+        }
+        slot.charged = want;
+        self.buffered = others + want;
+        false
+    }
+
+    /// Hands a request to the application and applies the outcome.
+    fn dispatch(&mut self, idx: usize, req: Request, now: Instant) {
+        let ctx = Context {
+            cfg: &self.cfg,
+            phase: self.phase(),
+            now: spool_core::time::Now {
+                mono: now,
+                wall: clock::wall(),
+            },
+        };
+        let outcome = app::handle(&req, &ctx);
+        let head_only = req.method == Method::Head;
+        let version = req.version;
+        let reply = match outcome {
+            Outcome::Reply(reply) => reply,
+            Outcome::Append(payloads) => {
+                match self
+                    .log
+                    .handoff()
+                    .submit(ctx.now, payloads.iter().map(Vec::as_slice))
+                {
+                    Ok(ticket) => {
+                        let Some(slot) = self.slot(idx) else {
+                            return;
+                        };
+                        slot.conn.park();
+                        let generation = slot.generation;
+                        self.parked
+                            .park(ticket, idx, generation, version, req.keep_alive);
+                        return;
+                    }
+                    Err(e) => reply::refused(e),
+                }
+            }
+        };
+        if let Some(slot) = self.slot(idx) {
+            let keep_alive = slot.conn.keep_alive(req.keep_alive);
+            slot.conn.answer(now, keep_alive, |out| {
+                reply.write_maybe_head(out, version, keep_alive, head_only)
+            });
+        }
+    }
+
+    /// Answers a parked request on its connection, if that connection is
+    /// still the one that sent it, and serves what queued up behind it.
+    fn answer_parked(&mut self, p: parked::Parked, reply: reply::Reply, now: Instant) {
+        let Some(slot) = self.slot(p.conn) else {
+            return;
+        };
+        if slot.generation != p.generation {
+            return; // the client went away; its records are durable regardless
+        }
+        let keep_alive = slot.conn.keep_alive(p.keep_alive);
+        slot.conn.answer(now, keep_alive, |out| {
+            reply.write(out, p.version, keep_alive)
+        });
+        // Pipelined requests behind this one can go now.
+        self.enqueue(p.conn);
+    }
+
+    fn flush(&mut self, idx: usize, now: Instant) {
+        let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else {
+            return;
+        };
+        let room_before = slot.conn.room();
+        while !slot.conn.unsent().is_empty() {
+            match slot.stream.write(slot.conn.unsent()) {
+                Ok(0) => {
+                    slot.conn.write_failed();
+                    break;
+                }
+                Ok(n) => slot.conn.sent(n, now),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    // Peer gone: drop what it will never read.
+                    slot.conn.write_failed();
+                    break;
+                }
+            }
+        }
+        let pending = !slot.conn.unsent().is_empty();
+        if pending != slot.writable_interest {
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = self.poll.registry().reregister(
+                &mut slot.stream,
+                Token(idx + FIRST_CONN),
+                interest,
+            );
+            slot.writable_interest = pending;
+        }
+        if slot.conn.finished() {
+            self.close(idx);
+        } else if room_before == 0 && slot.conn.room() > 0 {
+            // Output drained below its bound: requests may be read again.
+            self.enqueue(idx);
+        }
+    }
+
+    /// Fires due connection deadlines: a 408 for a request not received in
+    /// time, a close for an idle connection or one whose answers are not
+    /// read. A timer that finds its deadline moved re-arms it.
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some((_, idx, generation)) = self.timers.pop_due(now) {
+            let Some(slot) = self.slot(idx) else {
+                continue;
+            };
+            if slot.generation != generation {
+                continue;
+            }
+            match slot.conn.deadline() {
+                Some((at, why)) if at <= now => {
+                    slot.conn.expire(why, now, |out| {
+                        reply::error(
+                            408,
+                            "request not received in time; send the whole request promptly",
+                        )
+                        .write(out, Version::Http11, false)
+                    });
+                    let next = slot.conn.soonest_from(now);
+                    self.timers.arm(next, idx, generation);
+                    self.recharge(idx);
+                    self.flush(idx, now);
+                }
+                Some((at, _)) => {
+                    let next = at.min(slot.conn.soonest_from(now));
+                    self.timers.arm(next, idx, generation);
+                }
+                None => {
+                    let next = slot.conn.soonest_from(now);
+                    self.timers.arm(next, idx, generation);
+                }
+            }
+        }
+    }
+}
+
+/// Start-up messages about what recovery did.
+fn report_recovery(log: &Log) {
+    for (segment, offset, bytes) in &log.recovered().torn {
+        eprintln!(
+            "spool: recovery cut a torn tail of {bytes} bytes at {}:{offset}",
+            crate::storage::files::segment_file_name(*segment)
+        );
+    }
+    if let Some((problem, lost)) = &log.recovered().accepted {
+        eprintln!("spool: WARNING: starting with --accept-data-loss: {problem}");
+        match lost {
+            Some((from, to)) => eprintln!(
+                "spool: WARNING: ids {from}..={to} are declared lost (some may never have been used); new records start at {}, in a new segment; readers report the lost ids as a gap",
+                to.next()
+            ),
+            None if matches!(problem, MarkProblem::NoMark | MarkProblem::BadMark(_)) => eprintln!(
+                "spool: WARNING: without a MARK nothing bounds the ids handed out before: ids continue after the last record present; if newer segments were lost too, their ids are given again"
+            ),
+            None => eprintln!("spool: WARNING: no id that was handed out is missing; ids continue after the last record present"),
+        }
+    }
+}
+
+impl Server {
+    /// Applies the group commit's events: answers parked requests, reports
+    /// failures and retention deletions.
+    fn on_log_events(&mut self, now: Instant) {
+        let mut events = Vec::new();
+        self.log.handoff().take_events(&mut events);
+        for ev in events {
+            match ev {
+                Event::Durable(upto) => {
+                    for p in self.parked.durable(upto) {
+                        let r = reply::accepted(p.first, p.last);
+                        self.answer_parked(p, r, now);
+                    }
+                }
+                Event::Rejected { first, last, epoch } => {
+                    for p in self.parked.rejected(first, last, epoch) {
+                        self.answer_parked(p, reply::disk_full(), now);
+                    }
+                }
+                Event::Failed { error, .. } => {
+                    eprintln!("spool: write or sync failed ({error}); nothing after the last durable record is acknowledged; exiting after answering");
+                    self.failed = true;
+                    for p in self.parked.take_all() {
+                        self.answer_parked(p, reply::unavailable(true), now);
+                    }
+                    self.start_draining(now);
+                }
+                Event::Deleted {
+                    segment,
+                    first,
+                    last,
+                    file_bytes,
+                    reason,
+                } => {
+                    let ids = if first.0 == 0 {
+                        "no records".to_owned()
+                    } else {
+                        format!("ids {first}..={last}")
+                    };
+                    let why = match reason {
+                        DeleteReason::Size => format!(
+                            "all segments took more than --retention-bytes {}",
+                            self.cfg.retention_bytes
+                        ),
+                        DeleteReason::Age => format!(
+                            "sealed longer ago than --retention-age {:?} (wall clock)",
+                            self.cfg.retention_age.unwrap_or_default()
+                        ),
+                    };
+                    eprintln!(
+                        "spool: retention deleted {} ({ids}, {file_bytes} bytes): {why}",
+                        crate::storage::files::segment_file_name(segment)
+                    );
+                }
+                Event::Rotated { .. } => {}
+            }
+        }
+    }
+}
