@@ -16,6 +16,9 @@
 //!   shutdown) that start-up checks the segments against.
 //! - [`read`]: the reader every consumer of the log uses: consecutive ids
 //!   or a declared gap, across rotation and retention.
+//! - [`index`]: per-segment block summaries (ids, byte range, time range,
+//!   levels, services) built as records are written, and their persisted
+//!   form.
 //! - `handoff` (feature `std`): the producer / IO-thread handoff, loom-checked.
 #![no_std]
 #![warn(missing_docs)]
@@ -28,6 +31,7 @@ pub mod commit;
 pub mod entry;
 #[cfg(any(feature = "std", loom))]
 pub mod handoff;
+pub mod index;
 pub mod mark;
 pub mod read;
 pub mod record;
