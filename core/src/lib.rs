@@ -19,6 +19,8 @@
 //! - [`index`]: per-segment block summaries (ids, byte range, time range,
 //!   levels, services) built as records are written, and their persisted
 //!   form.
+//! - [`query`]: what `/logs` means: the filter, parameter parsing, the
+//!   paging cursor, the plan of blocks to read and the scan of one block.
 //! - `handoff` (feature `std`): the producer / IO-thread handoff, loom-checked.
 #![no_std]
 #![warn(missing_docs)]
@@ -33,6 +35,7 @@ pub mod entry;
 pub mod handoff;
 pub mod index;
 pub mod mark;
+pub mod query;
 pub mod read;
 pub mod record;
 pub mod recover;
