@@ -18,6 +18,11 @@
 //!   or a declared gap, across rotation and retention.
 //! - [`time`]: the two clocks passed in: monotonic [`time::Instant`] for
 //!   deadlines, wall-clock [`time::UnixNanos`] for timestamps and retention.
+//! - [`index`]: per-segment block summaries (ids, byte range, time range,
+//!   levels, services) built as records are written, and their persisted
+//!   form.
+//! - [`query`]: what `/logs` means: the filter, parameter parsing, the
+//!   paging cursor, the plan of blocks to read and the scan of one block.
 //! - `handoff` (feature `std`): the producer / IO-thread handoff, loom-checked.
 #![no_std]
 #![warn(missing_docs)]
@@ -30,7 +35,9 @@ pub mod commit;
 pub mod entry;
 #[cfg(any(feature = "std", loom))]
 pub mod handoff;
+pub mod index;
 pub mod mark;
+pub mod query;
 pub mod read;
 pub mod record;
 pub mod recover;
