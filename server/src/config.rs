@@ -47,6 +47,10 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Bound on bytes queued for the next write (beyond: 503).
     pub max_queued: u64,
+    /// A query's time budget; past it the answer is partial, with a cursor.
+    pub query_timeout: Duration,
+    /// Queries queued or running at once (beyond: 503).
+    pub max_queries: usize,
     /// Start even though the log lost its newest segments or acknowledged
     /// records (or its mark); ids continue after the lost ones.
     pub accept_data_loss: bool,
@@ -74,6 +78,8 @@ impl Default for ServeConfig {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
             max_queued: 64 << 20,
+            query_timeout: Duration::from_secs(10),
+            max_queries: 64,
             accept_data_loss: false,
             web: WebAccess::default(),
         }
@@ -162,6 +168,16 @@ const OPTIONS: &[(&str, &str, &str)] = &[
         "max-queued",
         "SPOOL_MAX_QUEUED",
         "bytes waiting for the disk before 503 [64MiB]",
+    ),
+    (
+        "query-timeout",
+        "SPOOL_QUERY_TIMEOUT",
+        "a query's time budget; past it the answer is partial, with a cursor to continue [10s]",
+    ),
+    (
+        "max-queries",
+        "SPOOL_MAX_QUERIES",
+        "queries queued or running at once; beyond, 503 [64]",
     ),
     (
         "allow-origin",
@@ -259,6 +275,10 @@ impl ServeConfig {
             "idle-timeout" => self.idle_timeout = parse_duration(v)?,
             "request-timeout" => self.request_timeout = parse_duration(v)?,
             "max-queued" => self.max_queued = parse_size(v)?,
+            "query-timeout" => self.query_timeout = parse_duration(v)?,
+            "max-queries" => {
+                self.max_queries = v.parse().map_err(|_| format!("{v:?} is not a number"))?
+            }
             "allow-origin" => self.web.origins = AllowedOrigins::parse(v)?,
             "allow-host" => self.web.hosts = AllowedHosts::parse(v)?,
             _ => return Err(format!("unknown option {flag}")),

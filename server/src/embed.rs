@@ -42,6 +42,8 @@ pub struct LogOptions {
     /// Open a log that falls short of its mark anyway (see
     /// [`crate::storage::recovery::recover`]).
     pub accept_data_loss: bool,
+    /// Where the IO threads record each append's latency and size.
+    pub metrics: Option<Arc<crate::metrics::LogMetrics>>,
 }
 
 /// An open, writable log directory.
@@ -77,10 +79,10 @@ impl Log {
         let handoff = Arc::new(Handoff::new(commit, opts.keep_events, opts.notify));
         let mut io_threads = Vec::new();
         for i in 0..spool_core::commit::MAX_IN_FLIGHT {
-            let (io, files) = (handoff.clone(), files.clone());
+            let (io, files, metrics) = (handoff.clone(), files.clone(), opts.metrics.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("spool-io-{i}"))
-                .spawn(move || io_thread(&io, &files))
+                .spawn(move || io_thread(&io, &files, metrics.as_deref()))
                 .map_err(|e| OpenError::Io(dir.to_path_buf(), e))?;
             io_threads.push(thread);
         }

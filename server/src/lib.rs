@@ -6,6 +6,8 @@
 //!   applies what the application decides.
 //! - [`conn`]: per-connection buffers and protocol state (HTTP/1.1).
 //! - [`app`]: routing and handlers: request in, outcome out.
+//! - [`query`]: the read side: indexes, `/logs`, reader threads.
+//! - [`metrics`]: histograms and the Prometheus text format.
 //! - [`clock`]: the two clocks (monotonic for deadlines, wall for records).
 //! - [`config`]: flags and `SPOOL_*` environment variables.
 //! - [`cli`]: `spool cat`, `spool verify`.
@@ -16,6 +18,8 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod embed;
+pub mod metrics;
+pub mod query;
 pub mod runtime;
 pub mod storage;
 

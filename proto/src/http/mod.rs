@@ -150,6 +150,19 @@ impl Request {
         (!media_type.is_empty()).then_some(media_type)
     }
 
+    /// Every query parameter in order, key and value percent-decoded with
+    /// `+` as a space (a key without `=` has an empty value).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (form_decode(k), form_decode(v))
+            })
+            .collect()
+    }
+
     /// The first query parameter named `key`, percent-decoded with `+` as a
     /// space (keys are decoded the same way before comparing). Invalid
     /// percent escapes are kept literally; invalid UTF-8 becomes U+FFFD.

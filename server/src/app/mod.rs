@@ -7,12 +7,15 @@
 //! durable). This module never imports `conn` or `runtime`.
 
 mod ingest;
+mod read;
 pub mod reply;
+mod simulate;
 
 use spool_core::time::Now;
 use spool_proto::http::{Method, Request, Scheme};
 
 use crate::config::ServeConfig;
+use crate::query::pool::{Job, JobKind};
 use reply::{error, not_allowed, Reply};
 
 /// Where the daemon stands, as handlers see it.
@@ -26,6 +29,21 @@ pub enum Phase {
     Failed,
 }
 
+/// The runtime's counters, as of the request (for `/stats`, `/metrics`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    /// Since the daemon started.
+    pub uptime: std::time::Duration,
+    /// Client connections open now.
+    pub open_connections: usize,
+    /// HTTP requests answered.
+    pub requests: u64,
+    /// Records in ingest requests refused because the write queue was full.
+    pub refused_records: u64,
+    /// Records made durable in the last ten whole seconds.
+    pub records_last_10s: u64,
+}
+
 /// What a handler may read.
 pub struct Context<'a> {
     /// The configuration the daemon runs with.
@@ -35,6 +53,8 @@ pub struct Context<'a> {
     /// Both clocks, read once this loop turn (the wall clock stamps records
     /// that carry no time of their own).
     pub now: Now,
+    /// The runtime's counters.
+    pub counters: Counters,
 }
 
 /// What the runtime is to do with a request.
@@ -45,6 +65,10 @@ pub enum Outcome {
     /// park the connection: answer [`reply::accepted`] once the last one is
     /// durable, or [`reply::refused`] if the submission is refused.
     Append(Vec<Vec<u8>>),
+    /// Run this job off the event loop (a reader thread, or a thread of its
+    /// own for a long one) and park the connection until it answers; 503
+    /// when too many are queued.
+    Job(JobKind, Job),
 }
 
 /// Routes `req` and runs its handler. Before any path is looked at, the web
@@ -71,6 +95,30 @@ pub fn handle(req: &Request, ctx: &Context<'_>) -> Outcome {
         "/healthz" if get => reply::health(),
         "/readyz" if get => reply::ready(ctx.phase == Phase::Failed, ctx.phase == Phase::Draining),
         "/healthz" | "/readyz" => not_allowed("GET, HEAD", req),
+        "/logs" if get => match read::logs_query(req) {
+            Ok(q) => return Outcome::Job(JobKind::Query, read::logs_job(q)),
+            Err(reply) => reply,
+        },
+        "/logs/recent" if get => match read::recent_query(req) {
+            Ok(q) => return Outcome::Job(JobKind::Query, read::logs_job(q)),
+            Err(reply) => reply,
+        },
+        "/stats" if get => return Outcome::Job(JobKind::Query, read::stats_job(ctx.counters)),
+        "/metrics" if get => return Outcome::Job(JobKind::Query, read::metrics_job(ctx.counters)),
+        "/logs" | "/logs/recent" | "/stats" | "/metrics" => not_allowed("GET, HEAD", req),
+        "/simulate" if req.method == Method::Post => {
+            if ctx.phase != Phase::Running {
+                reply::unavailable(ctx.phase == Phase::Failed)
+            } else {
+                match simulate::parse(req) {
+                    Ok((count, seed)) => {
+                        return Outcome::Job(JobKind::Long, simulate::job(count, seed))
+                    }
+                    Err(reply) => reply,
+                }
+            }
+        }
+        "/simulate" => not_allowed("POST", req),
         _ => error(
             404,
             &format!("no such endpoint {}; see the API in README", req.path),

@@ -4,16 +4,32 @@
 
 use spool_core::commit::SubmitError;
 use spool_core::record::Lsn;
-use spool_proto::http::{json_error, write_head, write_json, Request, Version};
+use spool_proto::http::{json_error, write_head, write_json, write_response, Request, Version};
 
 /// An answer ready to be written.
 pub struct Reply {
     status: u16,
+    content_type: &'static str,
     body: Vec<u8>,
     headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
+    /// A JSON answer.
+    pub fn json(status: u16, body: Vec<u8>) -> Reply {
+        Reply::with_type(status, "application/json", body)
+    }
+
+    /// An answer of another content type.
+    pub fn with_type(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
     /// Appends the full response.
     pub fn write(&self, out: &mut Vec<u8>, version: Version, keep_alive: bool) {
         self.write_maybe_head(out, version, keep_alive, false);
@@ -27,32 +43,43 @@ impl Reply {
         keep_alive: bool,
         head_only: bool,
     ) {
-        let headers: Vec<(&str, &str)> =
-            self.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(self.headers.len() + 1);
+        if head_only || self.content_type != "application/json" {
+            headers.push(("Content-Type", self.content_type));
+        }
+        headers.extend(self.headers.iter().map(|(k, v)| (*k, v.as_str())));
         if head_only {
-            let mut all = vec![("Content-Type", "application/json")];
-            all.extend(headers);
             write_head(
                 out,
                 version,
                 self.status,
-                &all,
+                &headers,
                 Some(self.body.len() as u64),
                 keep_alive,
             );
-        } else {
+        } else if self.content_type == "application/json" {
             write_json(out, version, self.status, &self.body, keep_alive, &headers);
+        } else {
+            write_response(out, version, self.status, &headers, &self.body, keep_alive);
         }
     }
 }
 
 /// An error answer.
 pub fn error(status: u16, message: &str) -> Reply {
-    Reply {
-        status,
-        body: json_error(status, message),
-        headers: Vec::new(),
-    }
+    Reply::json(status, json_error(status, message))
+}
+
+/// 503 when `--max-queries` are queued or running.
+pub fn too_many_queries() -> Reply {
+    with_header(
+        error(
+            503,
+            "too many queries queued or running (--max-queries); retry after the delay",
+        ),
+        "Retry-After",
+        "1",
+    )
 }
 
 pub(crate) fn with_header(mut r: Reply, name: &'static str, value: &str) -> Reply {
@@ -73,11 +100,7 @@ pub(crate) fn not_allowed(allow: &str, req: &Request) -> Reply {
 
 /// `/healthz`: the process is alive.
 pub fn health() -> Reply {
-    Reply {
-        status: 200,
-        body: br#"{"status":"ok"}"#.to_vec(),
-        headers: Vec::new(),
-    }
+    Reply::json(200, br#"{"status":"ok"}"#.to_vec())
 }
 
 /// `/readyz`: recovery finished (the listener only opens after it) and the
@@ -86,11 +109,7 @@ pub fn ready(failed: bool, draining: bool) -> Reply {
     if failed || draining {
         return unavailable(failed);
     }
-    Reply {
-        status: 200,
-        body: br#"{"status":"ready"}"#.to_vec(),
-        headers: Vec::new(),
-    }
+    Reply::json(200, br#"{"status":"ready"}"#.to_vec())
 }
 
 /// 503 after a write failure or while shutting down.
@@ -131,11 +150,7 @@ pub fn accepted(first: Lsn, last: Lsn) -> Reply {
             last.0 - first.0 + 1
         )
     };
-    Reply {
-        status: 200,
-        body: body.into_bytes(),
-        headers: Vec::new(),
-    }
+    Reply::json(200, body.into_bytes())
 }
 
 /// 503 when the request bodies buffered by all connections reached
@@ -179,6 +194,27 @@ pub fn refused(e: SubmitError) -> Reply {
         SubmitError::Empty => error(400, "body has no records"),
         SubmitError::Failed => unavailable(true),
     }
+}
+
+/// Adds a `"note"` string field to a JSON error body.
+pub(crate) fn with_note(mut r: Reply, note: &str) -> Reply {
+    if r.body.last() == Some(&b'}') {
+        r.body.pop();
+        r.body.extend_from_slice(b",\"note\":\"");
+        for c in note.chars() {
+            match c {
+                '"' => r.body.extend_from_slice(b"\\\""),
+                '\\' => r.body.extend_from_slice(b"\\\\"),
+                c if (c as u32) < 0x20 => {}
+                c => {
+                    let mut buf = [0u8; 4];
+                    r.body.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+        r.body.extend_from_slice(b"\"}");
+    }
+    r
 }
 
 /// Adds a numeric field (`"line": 3`) to a JSON error body.

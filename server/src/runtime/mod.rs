@@ -31,15 +31,20 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use spool_core::commit::Event;
 use spool_core::mark::MarkProblem;
+use spool_core::record::Lsn;
 use spool_core::segment::DeleteReason;
 use spool_core::time::Instant;
 use spool_proto::http::{Method, Request, Version};
 
-use crate::app::{self, reply, Context, Outcome, Phase};
+use crate::app::{self, reply, Context, Counters, Outcome, Phase};
 use crate::clock;
 use crate::config::ServeConfig;
 use crate::conn::http::{ConnLimits, HttpConn, Step, FREE_BUFFER, READ_CHUNK};
 use crate::embed::{Log, LogOptions};
+use crate::metrics::{Histogram, LogMetrics, LATENCY_BOUNDS};
+use crate::query::catalog::Catalog;
+use crate::query::pool::{JobKind, Pool};
+use crate::query::ReadSide;
 use crate::storage::recovery::OpenError;
 use parked::ParkedRequests;
 use timers::Timers;
@@ -77,6 +82,54 @@ struct Slot {
     queued: bool,
 }
 
+/// A connection waiting for a job's answer.
+struct ParkedJob {
+    conn: usize,
+    generation: u64,
+    version: Version,
+    keep_alive: bool,
+    head_only: bool,
+    long: bool,
+    since: Instant,
+}
+
+/// Records made durable per second, over the last ten whole seconds.
+#[derive(Default)]
+struct RecentRate {
+    /// (second since start, records) for the newest seconds.
+    buckets: VecDeque<(u64, u64)>,
+}
+
+impl RecentRate {
+    fn add(&mut self, now: Instant, records: u64) {
+        let second = now.as_nanos() / 1_000_000_000;
+        match self.buckets.back_mut() {
+            Some((s, n)) if *s == second => *n += records,
+            _ => self.buckets.push_back((second, records)),
+        }
+        while self.buckets.len() > 11 {
+            self.buckets.pop_front();
+        }
+    }
+
+    fn last_10s(&self, now: Instant) -> u64 {
+        let second = now.as_nanos() / 1_000_000_000;
+        self.buckets
+            .iter()
+            .filter(|(s, _)| *s < second && *s + 10 >= second)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// The daemon's own histograms (the log's are recorded by its IO threads).
+pub struct Metrics {
+    /// From a request's hand-off to the application to its answer.
+    pub request_seconds: Histogram,
+    /// The log's commit histograms.
+    pub log: Arc<LogMetrics>,
+}
+
 /// The running daemon.
 pub struct Server {
     poll: Poll,
@@ -99,6 +152,14 @@ pub struct Server {
     scratch: Vec<u8>,
     draining: Option<Instant>,
     failed: bool,
+    pool: Pool,
+    jobs: HashMap<u64, ParkedJob>,
+    next_job: u64,
+    started: Instant,
+    requests: u64,
+    refused_records: u64,
+    durable_seen: Lsn,
+    recent: RecentRate,
 }
 
 /// Why the daemon could not start.
@@ -136,18 +197,45 @@ impl Server {
         let signals = signals::signal_fd().map_err(StartError::Io)?;
         let poll = Poll::new().map_err(StartError::Io)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Io)?);
+        let log_waker = waker.clone();
+        let log_metrics = Arc::new(LogMetrics::default());
         let log = Log::open_with(
             &cfg.data_dir,
             LogOptions {
                 commit: cfg.commit_config(),
                 keep_events: true,
                 notify: Some(Box::new(move || {
-                    let _ = waker.wake();
+                    let _ = log_waker.wake();
                 })),
                 accept_data_loss: cfg.accept_data_loss,
+                metrics: Some(log_metrics.clone()),
             },
         )
         .map_err(StartError::Open)?;
+        let read = Arc::new(ReadSide {
+            handoff: log.handoff().clone(),
+            catalog: std::sync::Mutex::new(Catalog::new(&cfg.data_dir)),
+            query_timeout: cfg.query_timeout,
+            max_record: cfg.max_record,
+            queries: Default::default(),
+            metrics: Arc::new(Metrics {
+                request_seconds: Histogram::new(LATENCY_BOUNDS),
+                log: log_metrics,
+            }),
+        });
+        // Index what the log holds before the first query needs it.
+        if let Err(e) = read.current_catalog() {
+            eprintln!("spool: indexing the log: {e}");
+        }
+        let pool = Pool::new(
+            read,
+            2,
+            cfg.max_queries,
+            Box::new(move || {
+                let _ = waker.wake();
+            }),
+        )
+        .map_err(StartError::Io)?;
         report_recovery(&log);
         let mut listener =
             TcpListener::bind(cfg.listen).map_err(|e| StartError::Bind(cfg.listen, e))?;
@@ -170,6 +258,7 @@ impl Server {
             )
             .map_err(StartError::Io)?;
         let limits = cfg.conn_limits();
+        let log_durable = log.handoff().durable();
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -189,6 +278,14 @@ impl Server {
             scratch: vec![0; READ_CHUNK],
             draining: None,
             failed: false,
+            pool,
+            jobs: HashMap::new(),
+            next_job: 0,
+            started: clock::mono(),
+            requests: 0,
+            refused_records: 0,
+            durable_seen: log_durable,
+            recent: RecentRate::default(),
         })
     }
 
@@ -214,7 +311,10 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
-                    WAKER => self.on_log_events(now),
+                    WAKER => {
+                        self.on_log_events(now);
+                        self.on_job_answers(now);
+                    }
                     SIGNALS => {
                         signals::drain(&self.signals);
                         eprintln!("spool: signal received, finishing in-flight requests");
@@ -264,6 +364,12 @@ impl Server {
             st.rejected,
             st.segments_deleted
         );
+        // Persist what the indexes know, so the next start reads them
+        // instead of the segments.
+        if let Err(e) = self.pool.read_side().current_catalog() {
+            eprintln!("spool: indexing the log: {e}");
+        }
+        drop(self.pool);
         if self.log.close() {
             eprintln!("spool: clean shutdown recorded in the log mark");
         } else if !self.failed {
@@ -309,7 +415,8 @@ impl Server {
             .iter()
             .flatten()
             .any(|s| !s.conn.unsent().is_empty());
-        (self.parked.is_empty() && !unsent) || now >= clock::after(since, DRAIN_LIMIT)
+        (self.parked.is_empty() && self.jobs.is_empty() && !unsent)
+            || now >= clock::after(since, DRAIN_LIMIT)
     }
 
     fn start_draining(&mut self, now: Instant) {
@@ -533,6 +640,13 @@ impl Server {
                 mono: now,
                 wall: clock::wall(),
             },
+            counters: Counters {
+                uptime: clock::until(self.started, now),
+                open_connections: self.open_conns,
+                requests: self.requests,
+                refused_records: self.refused_records,
+                records_last_10s: self.recent.last_10s(now),
+            },
         };
         let outcome = app::handle(&req, &ctx);
         let head_only = req.method == Method::Head;
@@ -552,13 +666,45 @@ impl Server {
                         slot.conn.park();
                         let generation = slot.generation;
                         self.parked
-                            .park(ticket, idx, generation, version, req.keep_alive);
+                            .park(ticket, idx, generation, version, req.keep_alive, now);
                         return;
                     }
-                    Err(e) => reply::refused(e),
+                    Err(e) => {
+                        if e == spool_core::commit::SubmitError::Busy {
+                            self.refused_records += payloads.len() as u64;
+                        }
+                        reply::refused(e)
+                    }
                 }
             }
+            Outcome::Job(kind, job) => {
+                self.next_job += 1;
+                let id = self.next_job;
+                let long = matches!(kind, JobKind::Long);
+                if self.pool.try_submit(id, kind, job) {
+                    let Some(slot) = self.slot(idx) else {
+                        return;
+                    };
+                    slot.conn.park();
+                    let generation = slot.generation;
+                    self.jobs.insert(
+                        id,
+                        ParkedJob {
+                            conn: idx,
+                            generation,
+                            version,
+                            keep_alive: req.keep_alive,
+                            head_only,
+                            long,
+                            since: now,
+                        },
+                    );
+                    return;
+                }
+                reply::too_many_queries()
+            }
         };
+        self.requests += 1;
         if let Some(slot) = self.slot(idx) {
             let keep_alive = slot.conn.keep_alive(req.keep_alive);
             slot.conn.answer(now, keep_alive, |out| {
@@ -567,21 +713,68 @@ impl Server {
         }
     }
 
+    /// Answers the connections whose jobs finished.
+    fn on_job_answers(&mut self, now: Instant) {
+        let mut answers = Vec::new();
+        let jobs = &self.jobs;
+        self.pool
+            .take_answers(&mut answers, |id| jobs.get(&id).is_some_and(|j| j.long));
+        for (id, reply) in answers {
+            let Some(job) = self.jobs.remove(&id) else {
+                continue;
+            };
+            self.answer_conn(
+                job.conn,
+                job.generation,
+                job.since,
+                now,
+                job.keep_alive,
+                |out, keep_alive| {
+                    reply.write_maybe_head(out, job.version, keep_alive, job.head_only)
+                },
+            );
+        }
+    }
+
     /// Answers a parked request on its connection, if that connection is
     /// still the one that sent it, and serves what queued up behind it.
     fn answer_parked(&mut self, p: parked::Parked, reply: reply::Reply, now: Instant) {
-        let Some(slot) = self.slot(p.conn) else {
+        self.answer_conn(
+            p.conn,
+            p.generation,
+            p.since,
+            now,
+            p.keep_alive,
+            |out, keep_alive| reply.write(out, p.version, keep_alive),
+        );
+    }
+
+    fn answer_conn(
+        &mut self,
+        idx: usize,
+        generation: u64,
+        since: Instant,
+        now: Instant,
+        keep_alive: bool,
+        write: impl FnOnce(&mut Vec<u8>, bool),
+    ) {
+        self.requests += 1;
+        self.pool
+            .read_side()
+            .metrics
+            .request_seconds
+            .observe(now.nanos_since(since) as f64 / 1e9);
+        let Some(slot) = self.slot(idx) else {
             return;
         };
-        if slot.generation != p.generation {
+        if slot.generation != generation {
             return; // the client went away; its records are durable regardless
         }
-        let keep_alive = slot.conn.keep_alive(p.keep_alive);
-        slot.conn.answer(now, keep_alive, |out| {
-            reply.write(out, p.version, keep_alive)
-        });
+        let keep_alive = slot.conn.keep_alive(keep_alive);
+        slot.conn
+            .answer(now, keep_alive, |out| write(out, keep_alive));
         // Pipelined requests behind this one can go now.
-        self.enqueue(p.conn);
+        self.enqueue(idx);
     }
 
     fn flush(&mut self, idx: usize, now: Instant) {
@@ -697,6 +890,9 @@ impl Server {
         for ev in events {
             match ev {
                 Event::Durable(upto) => {
+                    self.recent
+                        .add(now, upto.0.saturating_sub(self.durable_seen.0));
+                    self.durable_seen = upto;
                     for p in self.parked.durable(upto) {
                         let r = reply::accepted(p.first, p.last);
                         self.answer_parked(p, r, now);
@@ -742,7 +938,21 @@ impl Server {
                         crate::storage::files::segment_file_name(segment)
                     );
                 }
-                Event::Rotated { .. } => {}
+                Event::Rotated { .. } => {
+                    // Finish and persist the sealed segment's index now, off
+                    // the loop, rather than at the next query (best effort:
+                    // skipped when the pool is full; queries catch up).
+                    let _ = self.pool.try_submit(
+                        0,
+                        JobKind::Query,
+                        Box::new(|rs: &ReadSide| {
+                            if let Err(e) = rs.current_catalog() {
+                                eprintln!("spool: indexing the log: {e}");
+                            }
+                            reply::Reply::json(200, Vec::new())
+                        }),
+                    );
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use spool_core::handoff::Ticket;
 use spool_core::record::Lsn;
+use spool_core::time::Instant;
 use spool_proto::http::Version;
 
 /// One parked request.
@@ -24,6 +25,8 @@ pub(super) struct Parked {
     pub(super) version: Version,
     /// Whether the client asked to keep the connection.
     pub(super) keep_alive: bool,
+    /// When the request was handed to the application.
+    pub(super) since: Instant,
 }
 
 /// Parked requests by their last id.
@@ -41,6 +44,7 @@ impl ParkedRequests {
         generation: u64,
         version: Version,
         keep_alive: bool,
+        since: Instant,
     ) {
         self.by_last.entry(ticket.last).or_default().push(Parked {
             conn,
@@ -50,6 +54,7 @@ impl ParkedRequests {
             last: ticket.last,
             version,
             keep_alive,
+            since,
         });
     }
 

@@ -3,5 +3,6 @@
 
 pub mod dir_store;
 pub mod files;
+pub mod index_files;
 pub mod io_thread;
 pub mod recovery;

@@ -1,0 +1,353 @@
+//! The read endpoints: `GET /logs`, `/logs/recent`, `/stats`, `/metrics`.
+//! Parameters are checked here, on the event loop (a bad one is a 400 that
+//! names it and says what is accepted); the work runs as a job on a reader
+//! thread.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use spool_core::query::{
+    parse_level_param, parse_limit, parse_services, Cursor, Filter, DEFAULT_LIMIT,
+};
+use spool_proto::http::Request;
+use spool_proto::{format_rfc3339_nanos, parse_time_param};
+
+use super::reply::{error, Reply};
+use super::Counters;
+use crate::metrics::{counter, gauge};
+use crate::query::logs::{self, LogsQuery, QueryError};
+use crate::query::pool::Job;
+use crate::query::ReadSide;
+
+const LOGS_PARAMS: &str = "level, service, since, until, q, qi, limit, cursor";
+
+/// Parses `/logs` parameters into a query, or the 400 naming the bad one.
+pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
+    let mut filter = Filter::default();
+    let mut cursor = None;
+    let mut limit = DEFAULT_LIMIT as usize;
+    let mut seen: Vec<String> = Vec::new();
+    let bad = |name: &str, what: String| error(400, &format!("{name}: {what}"));
+    for (key, value) in req.query_pairs() {
+        let name = if key == "level>" {
+            "level"
+        } else {
+            key.as_str()
+        };
+        if seen.iter().any(|k| k == name) {
+            return Err(bad(
+                name,
+                "given twice; give it once (levels and services take a comma list)".into(),
+            ));
+        }
+        seen.push(name.to_owned());
+        if let Some(levels) = parse_level_param(&key, &value) {
+            filter.levels = levels.map_err(|e| bad("level", e.to_string()))?;
+            continue;
+        }
+        match key.as_str() {
+            "service" => {
+                filter.services = Some(parse_services(&value).map_err(|e| bad("service", e.to_string()))?)
+            }
+            "since" | "until" => {
+                let ns = parse_time_param(&value).ok_or_else(|| {
+                    bad(
+                        &key,
+                        format!("{value:?} is not a time; give RFC 3339 (2026-11-30T10:00:00Z) or Unix milliseconds"),
+                    )
+                })?;
+                if key == "since" {
+                    filter.since_ns = Some(ns);
+                } else {
+                    filter.until_ns = Some(ns);
+                }
+            }
+            "q" | "qi" => {
+                if filter.text.is_some() {
+                    return Err(bad(&key, "give q (exact) or qi (ignoring ASCII case), not both".into()));
+                }
+                filter.text = Some((value.into_bytes(), key == "qi"));
+            }
+            "limit" => limit = parse_limit(&value).map_err(|e| bad("limit", e.to_string()))? as usize,
+            "cursor" => {
+                cursor = Some(Cursor::decode(&value).map_err(|_| {
+                    bad(
+                        "cursor",
+                        format!("{value:?} is not a cursor this server gave; pass next_cursor from the previous answer, or start without one"),
+                    )
+                })?)
+            }
+            other => {
+                return Err(error(
+                    400,
+                    &format!("unknown parameter {other:?}; /logs takes {LOGS_PARAMS}"),
+                ))
+            }
+        }
+    }
+    Ok(LogsQuery {
+        filter,
+        cursor,
+        limit,
+    })
+}
+
+/// Parses `/logs/recent` (only `limit`).
+pub(super) fn recent_query(req: &Request) -> Result<LogsQuery, Reply> {
+    let mut limit = DEFAULT_LIMIT as usize;
+    for (key, value) in req.query_pairs() {
+        match key.as_str() {
+            "limit" => {
+                limit =
+                    parse_limit(&value).map_err(|e| error(400, &format!("limit: {e}")))? as usize
+            }
+            other => return Err(error(
+                400,
+                &format!(
+                    "unknown parameter {other:?}; /logs/recent takes limit (use /logs to filter)"
+                ),
+            )),
+        }
+    }
+    Ok(LogsQuery {
+        filter: Filter::default(),
+        cursor: None,
+        limit,
+    })
+}
+
+/// The job answering a `/logs` query.
+pub(super) fn logs_job(q: LogsQuery) -> Job {
+    Box::new(move |rs: &ReadSide| match logs::run(rs, &q) {
+        Ok(body) => Reply::json(200, body),
+        Err(QueryError::Damaged(what)) => error(500, &what),
+        Err(QueryError::Io(what)) => error(500, &format!("reading the log failed: {what}")),
+    })
+}
+
+/// What `/stats` and `/metrics` read from the log and its indexes.
+struct LogFacts {
+    stats: spool_core::commit::CommitStats,
+    durable: u64,
+    segments: usize,
+    bytes_on_disk: u64,
+    stored: u64,
+    index_bytes: usize,
+    oldest_ns: Option<u64>,
+    newest_ns: Option<u64>,
+    rebuilt: u64,
+}
+
+fn log_facts(rs: &ReadSide) -> Result<LogFacts, String> {
+    let (stats, durable, segments, bytes_on_disk) = rs.handoff.inspect(|gc| {
+        (
+            gc.stats(),
+            gc.durable().0,
+            gc.segments().len(),
+            gc.segments().iter().map(|s| s.file_bytes).sum(),
+        )
+    });
+    let mut catalog = rs.current_catalog().map_err(|e| e.to_string())?;
+    let (stored, index_bytes) = catalog.totals();
+    let mut oldest: Option<u64> = None;
+    let mut newest: Option<u64> = None;
+    for index in catalog.snapshot() {
+        for b in index.blocks() {
+            oldest = Some(oldest.map_or(b.min_timestamp_ns(), |o| o.min(b.min_timestamp_ns())));
+            newest = Some(newest.map_or(b.max_timestamp_ns(), |n| n.max(b.max_timestamp_ns())));
+        }
+    }
+    Ok(LogFacts {
+        stats,
+        durable,
+        segments,
+        bytes_on_disk,
+        stored,
+        index_bytes,
+        oldest_ns: oldest,
+        newest_ns: newest,
+        rebuilt: catalog.rebuilt,
+    })
+}
+
+fn time_or_null(ns: Option<u64>) -> String {
+    match ns {
+        Some(ns) => {
+            let mut s = String::from("\"");
+            format_rfc3339_nanos(ns, &mut s);
+            s.push('"');
+            s
+        }
+        None => "null".to_owned(),
+    }
+}
+
+/// The job answering `/stats`.
+pub(super) fn stats_job(c: Counters) -> Job {
+    Box::new(move |rs: &ReadSide| {
+        let f = match log_facts(rs) {
+            Ok(f) => f,
+            Err(e) => return error(500, &e),
+        };
+        let uptime = c.uptime.as_secs_f64();
+        let dropped = f.stats.rejected + c.refused_records;
+        let body = format!(
+            concat!(
+                "{{\"total_processed\":{},\"total_dropped\":{},\"uptime_seconds\":{:.3},",
+                "\"avg_throughput\":{:.1},\"logs_in_storage\":{},\"records_per_second_10s\":{:.1},",
+                "\"fsyncs\":{},\"records_per_fsync\":{:.2},\"bytes_on_disk\":{},\"segments\":{},",
+                "\"oldest_record_time\":{},\"newest_record_time\":{},\"last_id\":\"{}\",",
+                "\"open_connections\":{},\"requests\":{},\"queries_served\":{},",
+                "\"index_bytes\":{},\"index_bytes_per_record\":{:.2}}}"
+            ),
+            f.stats.records,
+            dropped,
+            uptime,
+            f.stats.records as f64 / uptime.max(1e-9),
+            f.stored,
+            c.records_last_10s as f64 / 10.0,
+            f.stats.syncs,
+            f.stats.records as f64 / f.stats.syncs.max(1) as f64,
+            f.bytes_on_disk,
+            f.segments,
+            time_or_null(f.oldest_ns),
+            time_or_null(f.newest_ns),
+            f.durable,
+            c.open_connections,
+            c.requests,
+            rs.queries.load(Ordering::Relaxed),
+            f.index_bytes,
+            f.index_bytes as f64 / f.stored.max(1) as f64,
+        );
+        Reply::json(200, body.into_bytes())
+    })
+}
+
+/// The job answering `/metrics` (Prometheus text format).
+pub(super) fn metrics_job(c: Counters) -> Job {
+    Box::new(move |rs: &ReadSide| {
+        let f = match log_facts(rs) {
+            Ok(f) => f,
+            Err(e) => return error(500, &e),
+        };
+        let mut out = String::with_capacity(8192);
+        counter(
+            &mut out,
+            "spool_records_total",
+            "Records made durable.",
+            f.stats.records,
+        );
+        counter(
+            &mut out,
+            "spool_records_dropped_total",
+            "Records refused: no space for a new segment (507) or the write queue full (503).",
+            f.stats.rejected + c.refused_records,
+        );
+        counter(
+            &mut out,
+            "spool_fsyncs_total",
+            "Appends made durable, one fdatasync each.",
+            f.stats.syncs,
+        );
+        counter(
+            &mut out,
+            "spool_written_bytes_total",
+            "Record frame bytes made durable.",
+            f.stats.bytes,
+        );
+        counter(
+            &mut out,
+            "spool_segments_created_total",
+            "Segment files created.",
+            f.stats.segments_created,
+        );
+        counter(
+            &mut out,
+            "spool_segments_deleted_total",
+            "Segment files deleted by retention.",
+            f.stats.segments_deleted,
+        );
+        counter(
+            &mut out,
+            "spool_http_requests_total",
+            "HTTP requests answered.",
+            c.requests,
+        );
+        counter(
+            &mut out,
+            "spool_queries_total",
+            "Queries answered (/logs, /logs/recent).",
+            rs.queries.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "spool_indexes_rebuilt_total",
+            "Segment indexes rebuilt from their segment because their file was damaged or stale.",
+            f.rebuilt,
+        );
+        gauge(
+            &mut out,
+            "spool_connections_open",
+            "Open client connections.",
+            c.open_connections as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_disk_bytes",
+            "Bytes the segment files take.",
+            f.bytes_on_disk as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_segments",
+            "Segment files.",
+            f.segments as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_records_stored",
+            "Records in the log (not yet deleted by retention).",
+            f.stored as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_index_bytes",
+            "Bytes of segment indexes held in memory.",
+            f.index_bytes as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_durable_id",
+            "Highest durable record id.",
+            f.durable as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_uptime_seconds",
+            "Seconds since start.",
+            c.uptime.as_secs_f64(),
+        );
+        let m = &rs.metrics;
+        m.request_seconds.render(
+            &mut out,
+            "spool_http_request_duration_seconds",
+            "From a request's arrival to its answer being queued (ingest: once durable).",
+        );
+        m.log.commit_seconds.render(
+            &mut out,
+            "spool_commit_duration_seconds",
+            "One append: pwrite through fdatasync.",
+        );
+        m.log.commit_records.render(
+            &mut out,
+            "spool_commit_records",
+            "Records made durable by one fdatasync.",
+        );
+        let _ = write!(out, "");
+        Reply::with_type(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            out.into_bytes(),
+        )
+    })
+}

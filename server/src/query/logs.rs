@@ -1,0 +1,125 @@
+//! `GET /logs`: one page of matching records, newest first.
+//!
+//! Plans over the catalog's indexes ([`spool_core::query::plan`]), reads
+//! each planned block with one `pread`, and scans it
+//! ([`spool_core::query::scan_block`]): records come out exactly as a plain
+//! filter over every durable record would give them. A block that does not
+//! decode is never served: the answer is an error naming the segment and
+//! offset. A query that runs past its time budget answers what it found,
+//! `"partial": true`, and a cursor that continues exactly where it stopped.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use spool_core::query::{plan, scan_block, Cursor, Filter};
+use spool_core::record::Lsn;
+use spool_proto::entry_to_json;
+
+use super::catalog::{read_at, CatalogError};
+use super::ReadSide;
+use crate::storage::files::segment_file_name;
+
+/// A parsed `/logs` request.
+#[derive(Clone, Debug)]
+pub struct LogsQuery {
+    /// Which records.
+    pub filter: Filter,
+    /// Continue below this id.
+    pub cursor: Option<Cursor>,
+    /// Page size.
+    pub limit: usize,
+}
+
+/// Why a query has no answer.
+#[derive(Debug)]
+pub enum QueryError {
+    /// The log is damaged where the query had to read.
+    Damaged(String),
+    /// Reading failed.
+    Io(String),
+}
+
+impl From<CatalogError> for QueryError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Damaged(_) => QueryError::Damaged(e.to_string()),
+            CatalogError::Io(..) => QueryError::Io(e.to_string()),
+        }
+    }
+}
+
+/// Runs `q`; returns the JSON answer body.
+pub fn run(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, QueryError> {
+    let started = Instant::now();
+    let (snapshot, files) = {
+        let mut catalog = rs.current_catalog()?;
+        let snapshot = catalog.snapshot();
+        let mut files = Vec::with_capacity(snapshot.len());
+        for index in &snapshot {
+            let file = catalog
+                .file(index.segment())
+                .map_err(|e| QueryError::Io(e.to_string()))?;
+            files.push((index.segment(), file));
+        }
+        (snapshot, files)
+    };
+    let mut logs = Vec::with_capacity(q.limit.min(1000) * 200);
+    let mut count = 0usize;
+    let mut last_id = None;
+    let mut partial_at = None;
+    let mut bytes = Vec::new();
+    for range in plan(snapshot.iter().map(|i| i.as_ref()), &q.filter, q.cursor) {
+        if started.elapsed() >= rs.query_timeout {
+            partial_at = Some(range.below.unwrap_or(Lsn(range.last_id.0 + 1)));
+            break;
+        }
+        let Some((_, Some(file))) = files.iter().find(|(s, _)| *s == range.segment) else {
+            continue; // deleted by retention since the plan was made
+        };
+        let len = usize::try_from(range.len).map_err(|e| QueryError::Io(e.to_string()))?;
+        bytes.resize(len, 0);
+        let n =
+            read_at(file, &mut bytes, range.offset).map_err(|e| QueryError::Io(e.to_string()))?;
+        if n < len {
+            return Err(QueryError::Damaged(format!(
+                "{} offset {}: the file ends inside an indexed block; run spool verify",
+                segment_file_name(range.segment),
+                range.offset + n as u64
+            )));
+        }
+        let mut found = Vec::new();
+        scan_block(&bytes, &range, &q.filter, q.limit - count, &mut found).map_err(|e| {
+            QueryError::Damaged(format!(
+                "the log is damaged at {}: {e}; run spool verify",
+                segment_file_name(range.segment)
+            ))
+        })?;
+        for m in &found {
+            if count > 0 {
+                logs.push(b',');
+            }
+            entry_to_json(m.id.0, &m.entry, &mut logs);
+            count += 1;
+            last_id = Some(m.id);
+        }
+        if count == q.limit {
+            break;
+        }
+    }
+    rs.queries.fetch_add(1, Ordering::Relaxed);
+    let next = match partial_at {
+        Some(below) => Some(Cursor::below(below)),
+        None if count == q.limit => last_id.map(Cursor::below),
+        None => None,
+    };
+    let mut body = Vec::with_capacity(logs.len() + 128);
+    body.extend_from_slice(format!("{{\"count\":{count},\"logs\":[").as_bytes());
+    body.extend_from_slice(&logs);
+    body.extend_from_slice(b"],\"next_cursor\":");
+    match next {
+        Some(c) => body.extend_from_slice(format!("\"{}\"", c.encode()).as_bytes()),
+        None => body.extend_from_slice(b"null"),
+    }
+    body.extend_from_slice(format!(",\"partial\":{}}}", partial_at.is_some()).as_bytes());
+    Ok(body)
+}

@@ -1,0 +1,89 @@
+//! Persisted indexes of sealed segments: `<segment>.idx` beside
+//! `<segment>.seg`, in the format of [`spool_core::index::encode`] (magic,
+//! version, segment id, covered length, CRC32 over everything).
+//!
+//! An index is derived data: it is never trusted, only checked. A missing,
+//! torn or stale file (wrong segment, CRC, or ids that disagree with what
+//! recovery found in the segment) is rebuilt from the segment, so it is
+//! written without fsync (tmp file, then rename): a power cut can at worst
+//! lose it, never make it lie.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use spool_core::index::{decode, encode, IndexError, SegmentIndex};
+use spool_core::record::SegmentId;
+
+use super::files::segment_file_name;
+
+/// The index file's name for `segment`.
+pub fn index_file_name(segment: SegmentId) -> String {
+    let seg = segment_file_name(segment);
+    format!("{}.idx", seg.trim_end_matches(".seg"))
+}
+
+fn path(dir: &Path, segment: SegmentId) -> PathBuf {
+    dir.join(index_file_name(segment))
+}
+
+/// Why a persisted index was not used.
+#[derive(Debug)]
+pub enum IndexFileError {
+    /// There is none (or it cannot be read).
+    Missing(io::Error),
+    /// It does not decode (torn, damaged, another version).
+    Invalid(IndexError),
+    /// It decodes but describes another segment or other records.
+    Stale(String),
+}
+
+impl std::fmt::Display for IndexFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IndexFileError::Missing(e) => write!(f, "missing ({e})"),
+            IndexFileError::Invalid(e) => write!(f, "invalid ({e:?})"),
+            IndexFileError::Stale(why) => write!(f, "stale ({why})"),
+        }
+    }
+}
+
+/// Loads the index of `segment`, accepting it only if it covers exactly the
+/// records `first..=last` that the segment holds (`None`: none).
+pub fn load(
+    dir: &Path,
+    segment: SegmentId,
+    ids: Option<(spool_core::record::Lsn, spool_core::record::Lsn)>,
+) -> Result<SegmentIndex, IndexFileError> {
+    let bytes = fs::read(path(dir, segment)).map_err(IndexFileError::Missing)?;
+    let index = decode(&bytes).map_err(IndexFileError::Invalid)?;
+    if index.segment() != segment {
+        return Err(IndexFileError::Stale(format!(
+            "it indexes segment {}",
+            index.segment()
+        )));
+    }
+    let have = index.first_id().zip(index.last_id());
+    if have != ids {
+        return Err(IndexFileError::Stale(format!(
+            "it covers ids {have:?}, the segment holds {ids:?}"
+        )));
+    }
+    Ok(index)
+}
+
+/// Writes the index of a sealed segment (tmp file, rename; no fsync: see
+/// the module docs).
+pub fn store(dir: &Path, index: &SegmentIndex) -> io::Result<()> {
+    let final_path = path(dir, index.segment());
+    let tmp = final_path.with_extension("idx.tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(&encode(index))?;
+    drop(f);
+    fs::rename(&tmp, &final_path)
+}
+
+/// Removes the index of a deleted segment (absent is fine).
+pub fn remove(dir: &Path, segment: SegmentId) {
+    let _ = fs::remove_file(path(dir, segment));
+}

@@ -1,0 +1,500 @@
+//! The read side through the real binary: `/logs` against an independent
+//! model (a plain filter over what was sent), cursor paging exactly once
+//! while ingest runs, `/logs/recent`, `/stats` and `/metrics` agreeing with
+//! what was sent (and `promtool check metrics` accepting `/metrics` when
+//! Debian's `prometheus` is installed), `/simulate`, parameter errors, and
+//! a corrupt sealed segment never served.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"];
+const SERVICES: [&str; 11] = [
+    "api", "auth", "db", "cache", "web", "queue", "mail", "search", "pay", "cron", "",
+];
+const WORDS: [&str; 8] = [
+    "alpha", "Bravo", "charlie", "DELTA", "echo", "foxtrot", "golf", "hotel",
+];
+
+/// One record as sent, with its id.
+#[derive(Clone, Debug)]
+struct Sent {
+    id: u64,
+    ts_ms: u64,
+    level: usize,
+    service: &'static str,
+    message: String,
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const BASE_MS: u64 = 1_767_000_000_000;
+
+/// Sends `n` generated records in NDJSON batches; returns them with ids.
+fn send(addr: std::net::SocketAddr, rng: &mut Rng, n: usize) -> Vec<Sent> {
+    let mut out = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(1 + rng.below(60));
+        let mut body = String::new();
+        let mut batch = Vec::new();
+        for _ in 0..k {
+            // Out of order: up to an hour either way around a drifting base.
+            let ts_ms = BASE_MS + rng.below(7_200_000) as u64;
+            let level = rng.below(6);
+            let service = SERVICES[rng.below(SERVICES.len())];
+            let message = format!(
+                "{} {} n{}",
+                WORDS[rng.below(WORDS.len())],
+                WORDS[rng.below(WORDS.len())],
+                rng.below(1000)
+            );
+            let mut rec = json!({"timestamp": ts_ms, "level": LEVELS[level], "message": message});
+            if !service.is_empty() {
+                rec["service"] = json!(service);
+            }
+            body.push_str(&rec.to_string());
+            body.push('\n');
+            batch.push((ts_ms, level, service, message));
+        }
+        let r = post(addr, "/ingest", "application/x-ndjson", body.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        let first: u64 = if k == 1 {
+            j["id"].as_str().unwrap().parse().unwrap()
+        } else {
+            j["first_id"].as_str().unwrap().parse().unwrap()
+        };
+        for (i, (ts_ms, level, service, message)) in batch.into_iter().enumerate() {
+            out.push(Sent {
+                id: first + i as u64,
+                ts_ms,
+                level,
+                service,
+                message,
+            });
+        }
+        left -= k;
+    }
+    out
+}
+
+/// A random `/logs` filter: its query string and the model's predicate.
+struct Query {
+    params: Vec<String>,
+    levels: Option<Vec<usize>>,
+    services: Option<Vec<&'static str>>,
+    since: Option<u64>,
+    until: Option<u64>,
+    text: Option<(String, bool)>,
+}
+
+impl Query {
+    fn random(rng: &mut Rng) -> Query {
+        let mut q = Query {
+            params: Vec::new(),
+            levels: None,
+            services: None,
+            since: None,
+            until: None,
+            text: None,
+        };
+        match rng.below(4) {
+            0 => {}
+            1 => {
+                let l = rng.below(6);
+                q.params.push(format!("level={}", LEVELS[l].to_lowercase()));
+                q.levels = Some(vec![l]);
+            }
+            2 => {
+                let a = rng.below(6);
+                let b = rng.below(6);
+                q.params.push(format!("level={},{}", LEVELS[a], LEVELS[b]));
+                q.levels = Some(vec![a, b]);
+            }
+            _ => {
+                let l = rng.below(6);
+                q.params.push(format!("level>={}", LEVELS[l]));
+                q.levels = Some((l..6).collect());
+            }
+        }
+        if rng.below(2) == 0 {
+            let mut s = vec![SERVICES[rng.below(SERVICES.len() - 1)]];
+            if rng.below(2) == 0 {
+                s.push(SERVICES[rng.below(SERVICES.len() - 1)]);
+            }
+            q.params.push(format!("service={}", s.join(",")));
+            q.services = Some(s);
+        }
+        if rng.below(3) == 0 {
+            let t = BASE_MS + rng.below(7_200_000) as u64;
+            q.params.push(format!("since={t}"));
+            q.since = Some(t);
+        }
+        if rng.below(3) == 0 {
+            let t = BASE_MS + rng.below(7_200_000) as u64;
+            q.params.push(format!("until={t}"));
+            q.until = Some(t);
+        }
+        if rng.below(3) == 0 {
+            let w = WORDS[rng.below(WORDS.len())];
+            let ci = rng.below(2) == 0;
+            let needle = if ci { w.to_uppercase() } else { w.to_owned() };
+            q.params
+                .push(format!("{}={needle}", if ci { "qi" } else { "q" }));
+            q.text = Some((needle, ci));
+        }
+        q
+    }
+
+    fn matches(&self, r: &Sent) -> bool {
+        self.levels.as_ref().is_none_or(|l| l.contains(&r.level))
+            && self
+                .services
+                .as_ref()
+                .is_none_or(|s| s.contains(&r.service))
+            && self.since.is_none_or(|t| r.ts_ms >= t)
+            && self.until.is_none_or(|t| r.ts_ms < t)
+            && self.text.as_ref().is_none_or(|(n, ci)| {
+                if *ci {
+                    r.message
+                        .to_ascii_lowercase()
+                        .contains(&n.to_ascii_lowercase())
+                } else {
+                    r.message.contains(n.as_str())
+                }
+            })
+    }
+
+    /// The model's answer: matching ids, newest first.
+    fn expect(&self, sent: &[Sent]) -> Vec<u64> {
+        let mut ids: Vec<u64> = sent
+            .iter()
+            .filter(|r| self.matches(r))
+            .map(|r| r.id)
+            .collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids
+    }
+}
+
+fn logs(addr: std::net::SocketAddr, params: &[String]) -> Value {
+    let r = get(addr, &format!("/logs?{}", params.join("&")));
+    assert_eq!(r.status, 200, "{params:?}: {}", r.text());
+    r.json()
+}
+
+fn ids_of(page: &Value) -> Vec<u64> {
+    page["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Every page of `q`, following `next_cursor`; the ids in order.
+fn all_pages(addr: std::net::SocketAddr, q: &Query, limit: usize) -> Vec<u64> {
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let mut params = q.params.clone();
+        params.push(format!("limit={limit}"));
+        if let Some(c) = &cursor {
+            params.push(format!("cursor={c}"));
+        }
+        let page = logs(addr, &params);
+        assert_eq!(page["partial"], false);
+        let ids = ids_of(&page);
+        assert_eq!(page["count"].as_u64().unwrap() as usize, ids.len());
+        got.extend(ids);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return got,
+        }
+    }
+    panic!("paging did not end");
+}
+
+#[test]
+fn logs_answers_equal_a_plain_filter_across_segments_and_a_restart() {
+    let dir = TempDir::new("query-model");
+    let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+    let mut s = start(dir.path(), &args);
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let mut sent = send(s.addr, &mut rng, 3000);
+    // A restart in the middle: sealed indexes come back from their files.
+    stop(&mut s);
+    let idx = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".idx")
+        })
+        .count();
+    assert!(idx >= 2, "sealed segments have persisted indexes ({idx})");
+    let mut s = start(dir.path(), &args);
+    sent.extend(send(s.addr, &mut rng, 3000));
+    for round in 0..150 {
+        let q = Query::random(&mut rng);
+        let want = q.expect(&sent);
+        let limit = 1 + rng.below(120);
+        let mut params = q.params.clone();
+        params.push(format!("limit={limit}"));
+        let page = logs(s.addr, &params);
+        let got = ids_of(&page);
+        assert_eq!(
+            got,
+            want.iter().copied().take(limit).collect::<Vec<_>>(),
+            "round {round}: {params:?}"
+        );
+        if round % 10 == 0 {
+            assert_eq!(
+                all_pages(s.addr, &q, 1 + rng.below(300)),
+                want,
+                "round {round} paged: {:?}",
+                q.params
+            );
+        }
+    }
+    // The indexes of the restart came from their files, none rebuilt.
+    let m = get(s.addr, "/metrics").text();
+    assert!(m.contains("\nspool_indexes_rebuilt_total 0\n"), "{m}");
+    // Records come back exactly as sent.
+    let page = logs(s.addr, &["limit=1".to_owned()]);
+    let newest = sent.last().unwrap();
+    let rec = &page["logs"][0];
+    assert_eq!(rec["message"], newest.message.as_str());
+    assert_eq!(rec["level"], LEVELS[newest.level]);
+    assert_eq!(rec["service"], newest.service);
+    // /logs/recent: the newest, any level.
+    let r = get(s.addr, "/logs/recent?limit=7");
+    assert_eq!(r.status, 200);
+    let want: Vec<u64> = sent.iter().rev().take(7).map(|r| r.id).collect();
+    assert_eq!(ids_of(&r.json()), want);
+    stop(&mut s);
+}
+
+#[test]
+fn paging_while_ingest_runs_returns_every_match_once() {
+    let dir = TempDir::new("query-paging");
+    let mut s = start(
+        dir.path(),
+        &["--segment-size", "64KiB", "--max-record", "16KiB"],
+    );
+    let mut rng = Rng(77);
+    let sent = Arc::new(Mutex::new(send(s.addr, &mut rng, 2000)));
+    let stop_flag = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (addr, sent, stop_flag) = (s.addr, sent.clone(), stop_flag.clone());
+        thread::spawn(move || {
+            let mut rng = Rng(78);
+            while !stop_flag.load(Ordering::Relaxed) {
+                let more = send(addr, &mut rng, 20);
+                sent.lock().unwrap().extend(more);
+            }
+        })
+    };
+    for round in 0..6 {
+        let q = Query::random(&mut rng);
+        let got = all_pages(s.addr, &q, 50);
+        let unique: HashSet<u64> = got.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            got.len(),
+            "round {round}: a record came twice"
+        );
+        assert!(
+            got.windows(2).all(|w| w[0] > w[1]),
+            "round {round}: not newest first"
+        );
+        // Everything matching at or below the first page's newest id.
+        let top = got.first().copied().unwrap_or(0);
+        let snapshot = sent.lock().unwrap().clone();
+        let want: Vec<u64> = q
+            .expect(&snapshot)
+            .into_iter()
+            .filter(|&id| id <= top)
+            .collect();
+        if !got.is_empty() {
+            assert_eq!(got, want, "round {round}: {:?}", q.params);
+        }
+    }
+    stop_flag.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    stop(&mut s);
+}
+
+#[test]
+fn stats_and_metrics_agree_with_what_was_sent() {
+    let dir = TempDir::new("query-stats");
+    let mut s = start(dir.path(), &[]);
+    let mut rng = Rng(5);
+    let sent = send(s.addr, &mut rng, 700);
+    let r = post(s.addr, "/simulate?count=3000", "text/plain", b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["count"], 3000);
+    let total = sent.len() as u64 + 3000;
+    let st = get(s.addr, "/stats").json();
+    assert_eq!(st["total_processed"], total);
+    assert_eq!(st["logs_in_storage"], total);
+    assert_eq!(st["total_dropped"], 0);
+    assert_eq!(st["last_id"], total.to_string());
+    assert!(st["fsyncs"].as_u64().unwrap() >= 1);
+    assert!(st["uptime_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(st["segments"], 1);
+    assert!(
+        st["index_bytes_per_record"].as_f64().unwrap() <= 8.0,
+        "{st}"
+    );
+    assert!(st["queries_served"].as_u64().is_some());
+    let oldest = st["oldest_record_time"].as_str().unwrap();
+    assert!(
+        oldest.starts_with("2025-12-29") || oldest < "2027",
+        "{oldest}"
+    );
+    let m = get(s.addr, "/metrics");
+    assert_eq!(m.status, 200);
+    assert!(m
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = m.text();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("spool_records_total"), total as f64);
+    assert_eq!(value("spool_records_stored"), total as f64);
+    assert_eq!(value("spool_fsyncs_total"), st["fsyncs"].as_f64().unwrap());
+    assert_eq!(
+        value("spool_commit_records_count"),
+        value("spool_fsyncs_total"),
+        "one commit observation per fsync"
+    );
+    assert_eq!(value("spool_commit_records_sum"), total as f64);
+    // promtool, when installed (CI installs Debian's prometheus).
+    let dir_m = TempDir::new("query-promtool");
+    let file = dir_m.path().join("metrics.txt");
+    std::fs::write(&file, &m.body).unwrap();
+    match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) if std::env::var_os("CI").is_some() => panic!("promtool must run in CI: {e}"),
+        Err(e) => eprintln!("promtool not installed ({e}); skipped"),
+    }
+    stop(&mut s);
+}
+
+#[test]
+fn bad_parameters_are_400_naming_the_parameter() {
+    let dir = TempDir::new("query-params");
+    let mut s = start(dir.path(), &[]);
+    for (query, mentions) in [
+        ("/logs?level=LOUD", &["level", "LOUD"][..]),
+        ("/logs?since=yesterday", &["since", "RFC 3339"]),
+        ("/logs?until=12:00", &["until"]),
+        ("/logs?limit=0", &["limit", "10000"]),
+        ("/logs?limit=10001", &["limit"]),
+        ("/logs?cursor=bogus", &["cursor"]),
+        ("/logs?q=a&qi=b", &["q", "qi"]),
+        ("/logs?lvl=ERROR", &["lvl", "level"]),
+        ("/logs?level=ERROR&level=WARN", &["level", "twice"]),
+        ("/logs/recent?level=ERROR", &["/logs/recent", "limit"]),
+        ("/simulate?count=0", &["count"]),
+        ("/simulate?count=10000001", &["count"]),
+    ] {
+        let r = if query.starts_with("/simulate") {
+            post(s.addr, query, "text/plain", b"")
+        } else {
+            get(s.addr, query)
+        };
+        assert_error(&r, 400, mentions, query);
+    }
+    let r = post(s.addr, "/logs", "text/plain", b"x");
+    assert_eq!(r.status, 405);
+    // POST /simulate with no body and no Content-Length (curl -X POST).
+    let r = raw(
+        s.addr,
+        b"POST /simulate?count=10 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    stop(&mut s);
+}
+
+#[test]
+fn a_corrupt_sealed_segment_is_never_served() {
+    let dir = TempDir::new("query-corrupt");
+    let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+    let mut s = start(dir.path(), &args);
+    let mut rng = Rng(11);
+    send(s.addr, &mut rng, 1200);
+    // Index everything, then damage a record in the oldest sealed segment.
+    assert_eq!(get(s.addr, "/logs?limit=1").status, 200);
+    let seg = dir.path().join("00000000000000000001.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = 4000;
+    bytes[at] ^= 0x40;
+    std::fs::write(&seg, &bytes).unwrap();
+    // A query that must read that block is an error naming the segment.
+    let r = get(s.addr, "/logs?limit=10000");
+    assert_error(
+        &r,
+        500,
+        &["00000000000000000001.seg", "verify"],
+        "corrupt block",
+    );
+    // The newest records, in other segments, are still served.
+    assert_eq!(get(s.addr, "/logs?limit=5").status, 200);
+    stop(&mut s);
+    let t = Instant::now();
+    let out = Command::new(spool_bin())
+        .args(["verify", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("00000000000000000001.seg"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(30));
+}
