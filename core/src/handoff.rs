@@ -197,6 +197,32 @@ impl Handoff {
         }
     }
 
+    /// Blocks until the durable id is above `seen`, the log closes or
+    /// fails, or `timeout` passes; returns the durable id then. What a
+    /// follower waits on. (Not modelled under loom: it has a timeout.)
+    #[cfg(not(loom))]
+    pub fn wait_beyond(&self, seen: Lsn, timeout: core::time::Duration) -> Lsn {
+        let deadline = std::time::Instant::now() + timeout;
+        let me = current();
+        loop {
+            let mut s = self.lock();
+            s.waiters.retain(|(_, t)| t.id() != me.id());
+            let now = std::time::Instant::now();
+            if s.durable > seen || s.failed.is_some() || s.closing || now >= deadline {
+                return s.durable;
+            }
+            s.waiters.push((seen.next(), me.clone()));
+            drop(s);
+            // An unpark between the unlock and here is not lost.
+            std::thread::park_timeout(deadline - now);
+        }
+    }
+
+    /// Whether [`Handoff::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.lock().closing
+    }
+
     /// Moves the kept events into `out`, oldest first.
     pub fn take_events(&self, out: &mut Vec<Event>) {
         let mut s = self.lock();

@@ -48,6 +48,7 @@ pub struct LogOptions {
 
 /// An open, writable log directory.
 pub struct Log {
+    dir: std::path::PathBuf,
     handoff: Arc<Handoff>,
     io_threads: Vec<JoinHandle<()>>,
     recovered: Recovered,
@@ -87,6 +88,7 @@ impl Log {
             io_threads.push(thread);
         }
         Ok(Log {
+            dir: dir.to_path_buf(),
             handoff,
             io_threads,
             recovered,
@@ -110,6 +112,37 @@ impl Log {
         let ticket = self.handoff.submit_blocking(clock::now(), payloads)?;
         self.handoff.wait_durable(ticket)?;
         Ok((ticket.first, ticket.last))
+    }
+
+    /// Appends one log entry (timestamp, level, service, message,
+    /// metadata) in the daemon's record format, so readers can seek it by
+    /// time and `spool cat` prints it; returns its id once durable. An
+    /// entry whose service name is over 65,535 bytes (or another field over
+    /// 4 GiB) cannot be encoded and is refused as
+    /// [`spool_core::commit::SubmitError::TooLarge`] with that field's
+    /// length and limit.
+    pub fn append_entry(&self, entry: &spool_core::entry::Entry) -> Result<Lsn, AppendError> {
+        use spool_core::commit::SubmitError;
+        use spool_core::entry::EntryError;
+        let payload = entry.encode().map_err(|e| {
+            let (len, max) = match e {
+                EntryError::ServiceTooLong => (entry.service.len(), u16::MAX as usize),
+                _ => (
+                    entry.message.len().max(entry.metadata.len()),
+                    u32::MAX as usize,
+                ),
+            };
+            AppendError::Submit(SubmitError::TooLarge {
+                len: len as u64,
+                max: u32::try_from(max).unwrap_or(u32::MAX),
+            })
+        })?;
+        self.append(&payload)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The shared state machine (for stats and event loops).

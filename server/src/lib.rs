@@ -1,6 +1,7 @@
 //! spool-server: the `spool` daemon and the embeddable log.
 //!
 //! - [`embed`]: [`Log`], the blocking library API (open, append, close).
+//! - [`reader`]: reading and following a [`Log`] from an id or a time.
 //! - [`storage`]: segment files, the IO thread, recovery at open.
 //! - [`runtime`]: the mio event loop: sockets, clock, timers, signals; it
 //!   applies what the application decides.
@@ -20,6 +21,7 @@ pub mod conn;
 pub mod embed;
 pub mod metrics;
 pub mod query;
+pub mod reader;
 pub mod runtime;
 pub mod storage;
 

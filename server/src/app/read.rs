@@ -101,12 +101,14 @@ pub(super) fn recent_query(req: &Request) -> Result<LogsQuery, Reply> {
                 limit =
                     parse_limit(&value).map_err(|e| error(400, &format!("limit: {e}")))? as usize
             }
-            other => return Err(error(
-                400,
-                &format!(
+            other => {
+                return Err(error(
+                    400,
+                    &format!(
                     "unknown parameter {other:?}; /logs/recent takes limit (use /logs to filter)"
                 ),
-            )),
+                ))
+            }
         }
     }
     Ok(LogsQuery {
