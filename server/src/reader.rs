@@ -11,15 +11,15 @@
 //! log.append(b"two").unwrap();
 //!
 //! let mut reader = log.reader(From::Oldest).unwrap();
-//! while let Some(item) = reader.next().unwrap() {
+//! while let Some(item) = reader.next_item().unwrap() {
 //!     if let Item::Record { id, payload } = item {
 //!         println!("{id}: {}", String::from_utf8_lossy(&payload));
 //!     }
 //! }
 //! // Resume after an id; wait up to 10 ms for more (a follower).
 //! let mut follower = log.reader(From::After(first)).unwrap();
-//! assert!(matches!(follower.next().unwrap(), Some(Item::Record { .. })));
-//! assert!(follower.next_wait(Duration::from_millis(10)).unwrap().is_none());
+//! assert!(matches!(follower.next_item().unwrap(), Some(Item::Record { .. })));
+//! assert!(follower.wait_next(Duration::from_millis(10)).unwrap().is_none());
 //! # drop(follower); drop(reader); log.close(); std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 //!
@@ -149,7 +149,7 @@ impl Log {
 impl Reader<'_> {
     /// The next durable record or gap; `None` when caught up (call again
     /// later for more: the reader keeps its place).
-    pub fn next(&mut self) -> Result<Option<Item>, ReaderError> {
+    pub fn next_item(&mut self) -> Result<Option<Item>, ReaderError> {
         loop {
             let durable = self.log.handoff().durable();
             if let Some((id, payload)) = self.held.take() {
@@ -191,14 +191,14 @@ impl Reader<'_> {
         Ok(Some(Item::Record { id, payload }))
     }
 
-    /// Like [`Reader::next`], but when caught up waits up to `timeout` for
+    /// Like [`Reader::next_item`], but when caught up waits up to `timeout` for
     /// a new record to become durable (a follower). `None`: nothing new in
     /// time, or the log closed.
-    pub fn next_wait(&mut self, timeout: Duration) -> Result<Option<Item>, ReaderError> {
+    pub fn wait_next(&mut self, timeout: Duration) -> Result<Option<Item>, ReaderError> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             let seen = self.log.handoff().durable();
-            if let Some(item) = self.next()? {
+            if let Some(item) = self.next_item()? {
                 return Ok(Some(item));
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());

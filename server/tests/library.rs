@@ -122,7 +122,7 @@ fn the_reader_reads_from_an_id_or_a_time_and_follows() {
     let read_all = |from: From| -> Vec<Lsn> {
         let mut r = log.reader(from).unwrap();
         let mut got = Vec::new();
-        while let Some(item) = r.next().unwrap() {
+        while let Some(item) = r.next_item().unwrap() {
             match item {
                 Item::Record { id, .. } => got.push(id),
                 Item::Gap { from, to } => panic!("gap {from}..={to}"),
@@ -141,7 +141,7 @@ fn the_reader_reads_from_an_id_or_a_time_and_follows() {
     }
     // A follower sees what another thread appends, as it becomes durable.
     let mut follower = log.reader(From::After(*ids.last().unwrap())).unwrap();
-    assert_eq!(follower.next_wait(Duration::from_millis(20)).unwrap(), None);
+    assert_eq!(follower.wait_next(Duration::from_millis(20)).unwrap(), None);
     let writer = {
         let log = log.clone();
         std::thread::spawn(move || {
@@ -152,7 +152,7 @@ fn the_reader_reads_from_an_id_or_a_time_and_follows() {
     };
     let mut seen = Vec::new();
     while seen.len() < 300 {
-        match follower.next_wait(Duration::from_secs(10)).unwrap() {
+        match follower.wait_next(Duration::from_secs(10)).unwrap() {
             Some(Item::Record { id, payload }) => {
                 assert_eq!(payload, format!("later {}", seen.len()).into_bytes());
                 assert!(id <= log.handoff().durable(), "only durable records");
