@@ -8,7 +8,8 @@
 //! - [`app`]: routing and handlers: request in, outcome out.
 //! - [`clock`]: the two clocks (monotonic for deadlines, wall for records).
 //! - [`config`]: flags and `SPOOL_*` environment variables.
-//! - [`cli`]: `spool cat`, `spool verify`.
+//! - [`cli`]: `spool cat`, `spool stats`, `spool verify`; usage errors and
+//!   exit statuses.
 
 pub mod app;
 pub mod cli;
