@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use spool_core::commit::CommitConfig;
+use spool_core::record::{frame_len, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN};
 use spool_core::segment::SegmentPolicy;
 use spool_proto::http::origin::{AllowedHosts, AllowedOrigins, WebAccess};
 
@@ -219,33 +220,65 @@ impl ServeConfig {
                 cfg.set(flag, &v).map_err(|e| format!("{var}: {e}"))?;
             }
         }
-        while let Some(arg) = args.next().map_err(|e| e.to_string())? {
+        while let Some(arg) = args.next().map_err(|e| match e {
+            lexopt::Error::UnexpectedValue { option, .. } => {
+                format!("{option} is a switch and takes no value")
+            }
+            other => other.to_string(),
+        })? {
             match arg {
                 // A switch, and deliberately a flag only: an environment
                 // variable left set would accept every later loss silently.
                 lexopt::Arg::Long("accept-data-loss") => cfg.accept_data_loss = true,
                 lexopt::Arg::Long(name) => {
                     let name = name.to_owned();
-                    if !OPTIONS.iter().any(|(f, _, _)| *f == name) {
-                        return Err(format!("unknown flag --{name} (see spool --help)"));
-                    }
-                    let value = args.value().map_err(|e| e.to_string())?;
+                    let Some((_, _, help)) = OPTIONS.iter().find(|(f, _, _)| *f == name) else {
+                        return Err(unknown_flag(&format!("--{name}")));
+                    };
+                    let value = args
+                        .value()
+                        .map_err(|_| format!("--{name} needs a value: {help}"))?;
                     let value = value
                         .into_string()
                         .map_err(|_| format!("--{name}: not UTF-8"))?;
                     cfg.set(&name, &value)
                         .map_err(|e| format!("--{name}: {e}"))?;
                 }
-                other => {
+                lexopt::Arg::Short(c) => return Err(unknown_flag(&format!("-{c}"))),
+                lexopt::Arg::Value(v) => {
                     return Err(format!(
-                        "unexpected argument {:?} (see spool --help)",
-                        other
+                        "unexpected argument {:?}: spool serve takes only --flag value options",
+                        v.to_string_lossy()
                     ))
                 }
             }
         }
-        cfg.commit_config().validate().map_err(str::to_owned)?;
+        cfg.check_sizes()?;
         Ok(cfg)
+    }
+
+    /// The size limits agree: one maximum-size record fits in a segment.
+    /// The message names both flags and the smallest segment that works.
+    fn check_sizes(&self) -> Result<(), String> {
+        let commit = self.commit_config();
+        if self.max_record == 0 || self.max_record > u64::from(MAX_PAYLOAD_LEN) {
+            return Err(format!(
+                "--max-record {}: a record limit must be from 1 byte to {} ({} bytes)",
+                self.max_record,
+                size_text(u64::from(MAX_PAYLOAD_LEN)),
+                MAX_PAYLOAD_LEN
+            ));
+        }
+        let smallest = SEGMENT_HEADER_LEN + frame_len(commit.max_payload);
+        if self.segment_size < smallest {
+            return Err(format!(
+                "--segment-size {} is too small for --max-record {}: a segment must hold its header and one largest record, so with this --max-record the smallest --segment-size that works is {smallest} bytes (give at least {}); make the segment larger or --max-record smaller",
+                size_text(self.segment_size),
+                size_text(self.max_record),
+                size_text(smallest.next_multiple_of(1024))
+            ));
+        }
+        commit.validate().map_err(str::to_owned)
     }
 
     fn set(&mut self, flag: &str, v: &str) -> Result<(), String> {
@@ -316,6 +349,34 @@ impl ServeConfig {
             disk_full_retry_ns: 1_000_000_000,
         }
     }
+}
+
+/// The error for a flag `spool serve` does not have: what it does take,
+/// and where the flag belongs when it is one of `spool cat`'s.
+fn unknown_flag(flag: &str) -> String {
+    let name = flag.trim_start_matches('-');
+    let of_cat = crate::cli::cat::SPEC.flags.iter().any(|f| f.long == name);
+    let hint = if of_cat && name != "data-dir" && name != "help" {
+        format!(" ({flag} is an option of spool cat)")
+    } else {
+        String::new()
+    };
+    let mut takes = String::from("--accept-data-loss");
+    for (name, _, _) in OPTIONS {
+        takes.push_str(", --");
+        takes.push_str(name);
+    }
+    format!("unknown flag {flag}{hint}: spool serve takes {takes}")
+}
+
+/// `n` bytes as a flag would take it: `1MiB`, `64KiB`, else plain bytes.
+fn size_text(n: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if n >= 1 << shift && n % (1 << shift) == 0 {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    n.to_string()
 }
 
 fn duration_ns(d: Duration) -> u64 {
@@ -390,6 +451,26 @@ mod tests {
         assert_eq!(cfg.max_body, 1 << 20);
         let mut bad = lexopt::Parser::from_args(["--segment-size", "1KiB"]);
         assert!(ServeConfig::from_sources(|_| None, &mut bad).is_err());
+    }
+
+    #[test]
+    fn a_segment_too_small_for_the_record_limit_names_the_smallest() {
+        let err = |args: &[&str]| {
+            let mut p = lexopt::Parser::from_args(args);
+            ServeConfig::from_sources(|_| None, &mut p).unwrap_err()
+        };
+        let e = err(&["--segment-size", "1MiB"]);
+        assert!(
+            e.contains("--segment-size 1MiB") && e.contains("--max-record 1MiB"),
+            "{e}"
+        );
+        assert!(e.contains("1048628 bytes (give at least 1025KiB)"), "{e}");
+        let e = err(&["--max-record", "100", "--segment-size", "151"]);
+        assert!(e.contains("works is 152 bytes"), "{e}");
+        let mut ok = lexopt::Parser::from_args(["--max-record", "100", "--segment-size", "152"]);
+        assert!(ServeConfig::from_sources(|_| None, &mut ok).is_ok());
+        assert!(err(&["--max-record", "65MiB"]).contains("--max-record"));
+        assert!(err(&["--max-record", "0"]).contains("from 1 byte"));
     }
 
     #[test]

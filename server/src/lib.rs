@@ -11,7 +11,8 @@
 //! - [`metrics`]: histograms and the Prometheus text format.
 //! - [`clock`]: the two clocks (monotonic for deadlines, wall for records).
 //! - [`config`]: flags and `SPOOL_*` environment variables.
-//! - [`cli`]: `spool cat`, `spool verify`.
+//! - [`cli`]: `spool cat`, `spool stats`, `spool verify`; usage errors and
+//!   exit statuses.
 
 pub mod app;
 pub mod cli;

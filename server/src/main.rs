@@ -1,8 +1,11 @@
-//! The `spool` command: `serve` (default), `cat`, `verify`, `--help`.
+//! The `spool` command: picks the command (`serve`, the default; `cat`,
+//! `stats`, `verify`) and answers `--help` and `--version`.
 //! Exit statuses are listed in [`spool_server::cli`].
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
+use spool_server::cli::args::ArgError;
 use spool_server::cli::{self, EXIT_DAMAGED, EXIT_FAILURE, EXIT_USAGE};
 use spool_server::config::{options_help, ServeConfig};
 use spool_server::runtime::{Exit, Server, StartError};
@@ -11,9 +14,17 @@ const USAGE: &str = "spool: durable log ingestion and live distribution
 
 usage:
   spool [serve] [options]     run the daemon (the default)
-  spool cat [--data-dir DIR]  print every record as NDJSON, in id order (gaps on stderr)
+  spool cat [options]         print records in id order: NDJSON, or a readable line
+                              each on a terminal; gaps on stderr. Filters as GET /logs:
+                              --level, --service, --since, --until, --grep [-i];
+                              --limit N, --reverse
+  spool stats [--data-dir DIR]
+                              count records by level and service; time span, segments,
+                              bytes, gaps
   spool verify [--data-dir DIR]
                               check every record, the id sequence and the log mark
+  spool <command> --help      the options of cat, stats, verify
+  spool --version             the version
   spool --help                this text
 
 exit status: 0 ok; 1 failure a restart may fix (IO error, write failure,
@@ -25,40 +36,61 @@ serve options (each also from its SPOOL_* environment variable; flags win):
 ";
 
 fn main() -> ExitCode {
+    // Words, not `std::env::args`: that panics on an argument that is not UTF-8.
+    let raw: Vec<OsString> = std::env::args_os().skip(1).collect();
     let mut args = lexopt::Parser::from_env();
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    match raw.first().map(String::as_str) {
-        Some("--help" | "-h" | "help") => {
-            print!("{USAGE}{}", options_help());
+    let first = raw.first().map(|a| a.to_string_lossy());
+    match first.as_deref() {
+        Some("--help" | "-h") => help(None),
+        Some("help") => help(raw.get(1).and_then(|a| a.to_str())),
+        Some("--version" | "-V") => {
+            println!("spool {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some("cat") => {
+        Some(command @ ("cat" | "stats" | "verify" | "serve")) => {
             let _ = args.next();
-            match cli::data_dir_arg(&mut args) {
-                Ok(dir) => cli::cat::run(&dir),
-                Err(code) => code,
+            match command {
+                "cat" => cli::cat::main(&mut args),
+                "stats" => cli::stats::main(&mut args),
+                "verify" => cli::verify::main(&mut args),
+                _ => serve(&raw[1..], &mut args),
             }
         }
-        Some("verify") => {
-            let _ = args.next();
-            match cli::data_dir_arg(&mut args) {
-                Ok(dir) => cli::verify::run(&dir),
-                Err(code) => code,
-            }
-        }
-        Some("serve") => {
-            let _ = args.next();
-            serve(&mut args)
-        }
-        _ => serve(&mut args),
+        None => serve(&raw, &mut args),
+        Some(flag) if flag.starts_with('-') => serve(&raw, &mut args),
+        Some(word) => cli::usage_exit(&cli::Usage {
+            command: "",
+            error: ArgError::UnknownCommand(word.to_owned()),
+        }),
     }
 }
 
-fn serve(args: &mut lexopt::Parser) -> ExitCode {
+/// `spool --help`, or `spool help <command>`.
+fn help(command: Option<&str>) -> ExitCode {
+    match command {
+        Some("cat") => print!("{}", cli::cat::SPEC.help()),
+        Some("stats") => print!("{}", cli::stats::SPEC.help()),
+        Some("verify") => print!("{}", cli::verify::SPEC.help()),
+        None | Some("serve") => print!("{USAGE}{}", options_help()),
+        Some(word) => {
+            return cli::usage_exit(&cli::Usage {
+                command: "",
+                error: ArgError::UnknownCommand(word.to_owned()),
+            })
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `spool serve`; `raw` are its arguments, for `--help` anywhere among them.
+fn serve(raw: &[OsString], args: &mut lexopt::Parser) -> ExitCode {
+    if raw.iter().any(|a| a == "--help" || a == "-h") {
+        return help(None);
+    }
     let cfg = match ServeConfig::from_sources(|k| std::env::var_os(k), args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("spool: {e}");
+            eprintln!("spool: {e} (see spool --help)");
             return ExitCode::from(EXIT_USAGE);
         }
     };

@@ -1,147 +1,558 @@
-//! `spool cat`: every record of a data directory as NDJSON, in id order,
-//! while a daemon may be writing it.
+//! `spool cat`: the records of a data directory, in id order (or newest
+//! first), selected with the filters of `GET /logs`, while a daemon may be
+//! writing it.
 //!
-//! Built on [`LogReader`]: consecutive ids, or a gap named on stderr (exit
-//! status 4); corruption stops it with the segment and offset (status 3),
-//! and so do records or segments missing that the log mark names (a
-//! segment that is still there but ends early is damage, unless its
-//! missing ids were declared lost). Records that are not log entries (raw
-//! payloads appended through the library) are named on stderr and make
-//! the exit status 1.
-//! At the end of the newest segment, bytes that are not a complete record
-//! are classified with the recovery scan: a torn tail (or a write in
-//! progress) is a note; anything else is corruption.
+//! Selection is [`Filter::matches`], the one test `/logs` uses too, so the
+//! two agree by construction. The pass over the log is [`walk`]'s: every
+//! gap is named on stderr whether or not a filter would have kept its
+//! records (exit status 4), damage stops it (status 3). Output is NDJSON
+//! for programs, or one readable line per record, coloured by level, for a
+//! person at a terminal. `--reverse` holds back at most `--limit` lines (a
+//! ring of the newest matches); without `--limit` it holds every matching
+//! line. A forward `--limit` stops reading at the last line it prints, so
+//! it does not look for gaps or damage past it.
 
-use std::io::Write;
-use std::path::Path;
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use spool_core::entry::EntryRef;
-use spool_core::mark::{check, Found};
-use spool_core::read::{LogReader, ReadError, ReadItem, Start};
-use spool_core::record::{Lsn, MAX_PAYLOAD_LEN};
-use spool_core::recover::{scan_segment, Role};
+use spool_core::query::{parse_levels, parse_services, Filter};
+use spool_core::record::Lsn;
+use spool_proto::{format_rfc3339_nanos, parse_time_param};
 
-use super::{EXIT_DAMAGED, EXIT_FAILURE, EXIT_GAP, EXIT_OK};
-use crate::storage::dir_store::DirStore;
-use crate::storage::files::segment_file_name;
-use crate::storage::recovery::{list_segments, read_mark};
+use super::args::{
+    default_data_dir, parse_format, ArgError, CommandSpec, FlagSpec, Format, Given, Usage,
+    DATA_DIR, FORMAT, HELP,
+};
+use super::walk::{walk, Sink};
+use super::{term, EXIT_FAILURE, EXIT_GAP, EXIT_OK};
 
-/// Runs `spool cat` on `dir`, writing records to stdout.
-pub fn run(dir: &Path) -> ExitCode {
-    if !dir.is_dir() {
-        eprintln!("spool: {} is not a data directory", dir.display());
-        return ExitCode::from(EXIT_FAILURE);
-    }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    // Read before the segments: what it names existed then, so a segment
-    // or record it names and the reader did not find is missing.
-    let mark = match read_mark(dir) {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => {
-            eprintln!("spool: the MARK file is damaged ({e}); run `spool verify`");
-            return ExitCode::from(EXIT_DAMAGED);
-        }
-        Err(e) => {
-            eprintln!("spool: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+/// `spool cat`'s flags and help.
+pub static SPEC: CommandSpec = CommandSpec {
+    name: "cat",
+    summary: "print the records of a data directory, oldest first (gaps and damage on stderr)",
+    flags: &[
+        DATA_DIR,
+        FlagSpec {
+            long: "level",
+            short: None,
+            value: Some("LEVELS"),
+            help: "a level (ERROR), a comma list (WARN,ERROR) or a minimum (>=WARN)",
+        },
+        FlagSpec {
+            long: "service",
+            short: None,
+            value: Some("NAMES"),
+            help: "a service name or a comma list; repeat the flag for a name with a comma",
+        },
+        FlagSpec {
+            long: "since",
+            short: None,
+            value: Some("TIME"),
+            help: "records stamped at or after TIME: RFC 3339 (2026-01-02T15:04:05Z) or Unix milliseconds",
+        },
+        FlagSpec {
+            long: "until",
+            short: None,
+            value: Some("TIME"),
+            help: "records stamped before TIME (not at it): RFC 3339 or Unix milliseconds",
+        },
+        FlagSpec {
+            long: "grep",
+            short: None,
+            value: Some("TEXT"),
+            help: "records whose message or metadata contains TEXT (exact bytes)",
+        },
+        FlagSpec {
+            long: "grep-i",
+            short: Some('i'),
+            value: None,
+            help: "with --grep: ignore ASCII case",
+        },
+        FlagSpec {
+            long: "limit",
+            short: None,
+            value: Some("N"),
+            help: "print at most N records (a whole number, 1 or more)",
+        },
+        FlagSpec {
+            long: "reverse",
+            short: None,
+            value: None,
+            help: "newest first (with --limit: the N newest matches)",
+        },
+        FORMAT,
+        HELP,
+    ],
+    notes: "Filters are those of GET /logs; every one given must hold. Times are the
+records' own timestamps, so --since/--until read the whole log. Gaps
+(records deleted by retention before they were read) are reported on
+stderr whatever the filters, and make the exit status 4; damage stops
+cat with status 3. With --limit and without --reverse, cat stops after
+the Nth record and does not look further. Without --limit, --reverse
+holds every matching record in memory.
+
+NDJSON when stdout is not a terminal (the same lines as GET /logs
+records); on a terminal, one line per record coloured by level (NO_COLOR
+turns colour off), with control characters in record text escaped.
+",
+};
+
+/// What `spool cat` was asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatOptions {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// Which records to print.
+    pub filter: Filter,
+    /// Print at most this many.
+    pub limit: Option<u64>,
+    /// Newest first.
+    pub reverse: bool,
+    /// `None`: by whether stdout is a terminal.
+    pub format: Option<Format>,
+}
+
+/// What the command line asked for: run, or print the help.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with these options.
+    Run(CatOptions),
+    /// `--help`.
+    Help,
+}
+
+/// Parses `spool cat`'s flags.
+pub fn parse(args: &mut lexopt::Parser) -> Result<Parsed, Usage> {
+    let given = SPEC.parse(args)?;
+    options(given).map_err(|error| Usage {
+        command: SPEC.name,
+        error,
+    })
+}
+
+fn options(given: Vec<Given>) -> Result<Parsed, ArgError> {
+    let mut o = CatOptions {
+        dir: default_data_dir(),
+        filter: Filter::default(),
+        limit: None,
+        reverse: false,
+        format: None,
+    };
+    let mut levels = None;
+    let mut grep = None;
+    let mut ignore_case = false;
+    let once = |flag: &'static FlagSpec, set: bool| {
+        if set {
+            Err(ArgError::Twice { flag: flag.long })
+        } else {
+            Ok(())
         }
     };
-    let gaps = mark.as_ref().map(|m| m.gaps.clone()).unwrap_or_default();
-    let mut store = DirStore::new(dir);
-    let mut reader = LogReader::new(Start::Oldest).with_gaps(&gaps);
-    let mut not_entries = 0u64;
-    let mut line = Vec::with_capacity(512);
-    let mut gaps = 0u64;
-    loop {
-        match reader.next(&mut store) {
-            Ok(Some(ReadItem::Record { id, payload })) => {
-                line.clear();
-                match EntryRef::decode(payload) {
-                    Ok(e) => spool_proto::decode::entry_to_json(id.0, &e, &mut line),
-                    Err(err) => {
-                        not_entries += 1;
-                        eprintln!(
-                            "spool: record {id}: payload is not a log entry ({err}); not printed"
-                        );
-                        continue;
+    let bad = |flag: &'static FlagSpec, why: String| ArgError::BadValue {
+        flag: flag.long,
+        why,
+    };
+    for (flag, value) in given {
+        match flag.long {
+            "help" => return Ok(Parsed::Help),
+            "data-dir" => o.dir = PathBuf::from(value.unwrap_or_default()),
+            "level" => {
+                let mask =
+                    parse_levels(&flag.text(value)?).map_err(|e| bad(flag, e.to_string()))?;
+                // Repeating the flag adds levels, as a comma list would.
+                levels = Some(levels.unwrap_or(0) | mask);
+            }
+            "service" => {
+                let names =
+                    parse_services(&flag.text(value)?).map_err(|e| bad(flag, e.to_string()))?;
+                o.filter.services.get_or_insert_with(Vec::new).extend(names);
+            }
+            "since" | "until" => {
+                let text = flag.text(value)?;
+                let ns = parse_time_param(&text).ok_or_else(|| {
+                    bad(
+                        flag,
+                        format!(
+                            "{text:?} is not a time: use RFC 3339 (2026-01-02T15:04:05Z) or Unix milliseconds (1767366245000)"
+                        ),
+                    )
+                })?;
+                let slot = if flag.long == "since" {
+                    &mut o.filter.since_ns
+                } else {
+                    &mut o.filter.until_ns
+                };
+                once(flag, slot.is_some())?;
+                *slot = Some(ns);
+            }
+            "grep" => {
+                once(flag, grep.is_some())?;
+                grep = Some(flag.text(value)?);
+            }
+            "grep-i" => ignore_case = true,
+            "limit" => {
+                once(flag, o.limit.is_some())?;
+                let text = flag.text(value)?;
+                match text.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => o.limit = Some(n),
+                    _ => {
+                        return Err(bad(
+                            flag,
+                            format!("{text:?} is not a whole number of records, 1 or more"),
+                        ))
                     }
                 }
-                line.push(b'\n');
-                if out.write_all(&line).is_err() {
-                    return ExitCode::from(EXIT_FAILURE);
-                }
             }
-            Ok(Some(ReadItem::Gap { from, to })) => {
-                gaps += 1;
-                let _ = out.flush();
-                eprintln!(
-                    "spool: gap: records {from}..={to} cannot be read (deleted by retention before they were read, or declared lost)"
-                );
+            "reverse" => o.reverse = true,
+            "format" => {
+                once(flag, o.format.is_some())?;
+                o.format = Some(parse_format(&flag.text(value)?)?);
             }
-            Ok(None) => break,
-            Err(ReadError::Corrupt(c)) => {
-                let _ = out.flush();
-                eprintln!(
-                    "spool: corruption in {}: {c}; records after it are not printed (run `spool verify`)",
-                    segment_file_name(c.segment)
-                );
-                return ExitCode::from(EXIT_DAMAGED);
-            }
-            Err(ReadError::Store(e)) => {
-                let _ = out.flush();
-                eprintln!("spool: reading {}: {e}", dir.display());
-                return ExitCode::from(EXIT_FAILURE);
-            }
+            // Every flag of SPEC is handled above.
+            other => return Err(SPEC.unknown_flag(other)),
         }
     }
-    if out.flush().is_err() {
+    if let Some(mask) = levels {
+        o.filter.levels = mask;
+    }
+    match grep {
+        Some(text) => o.filter.text = Some((text.into_bytes(), ignore_case)),
+        None if ignore_case => {
+            return Err(ArgError::Requires {
+                flag: "grep-i",
+                needs: "grep",
+            })
+        }
+        None => {}
+    }
+    Ok(Parsed::Run(o))
+}
+
+/// Runs `spool cat`, writing records to stdout.
+pub fn run(o: &CatOptions) -> ExitCode {
+    let on_terminal = term::stdout_is_terminal();
+    let format = o.format.unwrap_or(if on_terminal {
+        Format::Text
+    } else {
+        Format::Json
+    });
+    let render = Render {
+        format,
+        colour: format == Format::Text && on_terminal && term::colour_allowed(),
+    };
+    let stdout = io::stdout();
+    let out = io::BufWriter::new(stdout.lock());
+    let walked = if o.reverse {
+        let mut sink = NewestFirst {
+            out,
+            filter: &o.filter,
+            render,
+            keep: o.limit.unwrap_or(u64::MAX),
+            held: VecDeque::new(),
+            spare: Vec::new(),
+        };
+        walk(&o.dir, &mut sink, "printed")
+    } else {
+        let mut sink = OldestFirst {
+            out,
+            filter: &o.filter,
+            render,
+            left: o.limit.unwrap_or(u64::MAX),
+            line: Vec::with_capacity(512),
+        };
+        walk(&o.dir, &mut sink, "printed")
+    };
+    let walked = match walked {
+        Ok(w) => w,
+        Err(code) => return ExitCode::from(code),
+    };
+    if walked.not_entries > 0 {
+        eprintln!(
+            "spool: {} record(s) were not log entries and were not printed",
+            walked.not_entries
+        );
         return ExitCode::from(EXIT_FAILURE);
     }
-    if let Some((segment, at)) = reader.stopped_on_bytes() {
-        let path = dir.join(segment_file_name(segment));
-        if let Ok(bytes) = std::fs::read(&path) {
-            match scan_segment(segment, &bytes, Role::Active, Lsn(0), MAX_PAYLOAD_LEN) {
-                Ok(_) => eprintln!(
-                    "spool: {} ends in an incomplete record at offset {at} (a write in progress, or a torn tail the daemon cuts on start)",
-                    segment_file_name(segment)
-                ),
-                Err(c) => {
-                    eprintln!(
-                        "spool: corruption in {}: {c} (run `spool verify`)",
-                        segment_file_name(segment)
-                    );
-                    return ExitCode::from(EXIT_DAMAGED);
-                }
+    ExitCode::from(if walked.gaps > 0 { EXIT_GAP } else { EXIT_OK })
+}
+
+/// How one record becomes one line.
+#[derive(Clone, Copy, Debug)]
+struct Render {
+    format: Format,
+    colour: bool,
+}
+
+impl Render {
+    /// Appends the record's line, newline included.
+    fn line(&self, id: Lsn, e: &EntryRef<'_>, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Json => spool_proto::decode::entry_to_json(id.0, e, out),
+            Format::Text => out.extend_from_slice(readable_line(id, e, self.colour).as_bytes()),
+        }
+        out.push(b'\n');
+    }
+}
+
+/// `#12  2026-01-02T15:04:05.123Z  ERROR     payments  message  {"k":1}`:
+/// millisecond time, the level in its colour, text escaped for a terminal.
+fn readable_line(id: Lsn, e: &EntryRef<'_>, colour: bool) -> String {
+    let mut line = String::with_capacity(64 + e.message.len() + e.metadata.len());
+    term::paint(&mut line, &format!("#{id}"), term::DIM, colour);
+    line.push_str("  ");
+    let mut ts = String::with_capacity(30);
+    format_rfc3339_nanos(e.timestamp_ns, &mut ts);
+    // `YYYY-MM-DDTHH:MM:SS.mmm` of `...mmmuuunnnZ`.
+    ts.truncate(23);
+    ts.push('Z');
+    term::paint(&mut line, &ts, term::DIM, colour);
+    line.push_str("  ");
+    term::paint_level(&mut line, e.level, colour);
+    line.push_str("  ");
+    if !e.service.is_empty() {
+        let mut service = String::new();
+        term::push_printable(&mut service, e.service);
+        term::paint(&mut line, &service, "1", colour);
+        line.push_str("  ");
+    }
+    term::push_printable(&mut line, e.message);
+    let metadata = e.metadata.trim();
+    if !metadata.is_empty() && metadata != "{}" {
+        line.push_str("  ");
+        let mut meta = String::new();
+        term::push_printable(&mut meta, metadata);
+        term::paint(&mut line, &meta, term::DIM, colour);
+    }
+    line
+}
+
+/// Prints each match as it is read, up to the limit.
+struct OldestFirst<'f, W: Write> {
+    out: W,
+    filter: &'f Filter,
+    render: Render,
+    left: u64,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Sink for OldestFirst<'_, W> {
+    fn entry(&mut self, id: Lsn, e: &EntryRef<'_>) -> io::Result<bool> {
+        if !self.filter.matches(e) {
+            return Ok(true);
+        }
+        self.line.clear();
+        self.render.line(id, e, &mut self.line);
+        self.out.write_all(&self.line)?;
+        self.left -= 1;
+        Ok(self.left > 0)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Holds the newest `keep` matches (rendered) and prints them, newest
+/// first, when the pass ends.
+struct NewestFirst<'f, W: Write> {
+    out: W,
+    filter: &'f Filter,
+    render: Render,
+    keep: u64,
+    /// Oldest at the front.
+    held: VecDeque<Vec<u8>>,
+    /// A line buffer to reuse.
+    spare: Vec<u8>,
+}
+
+impl<W: Write> Sink for NewestFirst<'_, W> {
+    fn entry(&mut self, id: Lsn, e: &EntryRef<'_>) -> io::Result<bool> {
+        if !self.filter.matches(e) {
+            return Ok(true);
+        }
+        if self.held.len() as u64 >= self.keep {
+            if let Some(oldest) = self.held.pop_front() {
+                self.spare = oldest;
+            }
+        }
+        let mut line = std::mem::take(&mut self.spare);
+        line.clear();
+        self.render.line(id, e, &mut line);
+        self.held.push_back(line);
+        Ok(true)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        while let Some(line) = self.held.pop_back() {
+            self.out.write_all(&line)?;
+        }
+        self.out.flush()
+    }
+}
+
+/// `spool cat`'s entry point from `main`: parse, then run or print help.
+pub fn main(args: &mut lexopt::Parser) -> ExitCode {
+    match parse(args) {
+        Ok(Parsed::Run(o)) => run(&o),
+        Ok(Parsed::Help) => {
+            print!("{}", SPEC.help());
+            ExitCode::SUCCESS
+        }
+        Err(u) => super::usage_exit(&u),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spool_core::entry::Level;
+
+    fn parse_args(args: &[&str]) -> Result<CatOptions, String> {
+        let mut p = lexopt::Parser::from_args(args);
+        match parse(&mut p) {
+            Ok(Parsed::Run(o)) => Ok(o),
+            Ok(Parsed::Help) => Err("help".into()),
+            Err(u) => Err(u.to_string()),
+        }
+    }
+
+    #[test]
+    fn filters_from_flags() {
+        let o = parse_args(&[
+            "--level",
+            ">=warn",
+            "--service",
+            "api,db",
+            "--service=a,b",
+            "--since",
+            "1000",
+            "--until",
+            "2026-01-02T00:00:00Z",
+            "--grep",
+            "Disk",
+            "-i",
+            "--limit",
+            "5",
+            "--reverse",
+        ])
+        .unwrap();
+        let f = &o.filter;
+        assert_eq!(f.levels, parse_levels(">=WARN").unwrap());
+        assert_eq!(
+            f.services.as_deref(),
+            Some(&["api".into(), "db".into(), "a".into(), "b".into()][..])
+        );
+        assert_eq!(f.since_ns, Some(1_000_000_000));
+        assert_eq!(
+            f.until_ns,
+            spool_proto::parse_rfc3339("2026-01-02T00:00:00Z")
+        );
+        assert_eq!(f.text, Some((b"Disk".to_vec(), true)));
+        assert_eq!((o.limit, o.reverse), (Some(5), true));
+        let o = parse_args(&["--level", "ERROR", "--level", "debug"]).unwrap();
+        assert_eq!(o.filter.levels, parse_levels("ERROR,DEBUG").unwrap());
+        assert_eq!(parse_args(&[]).unwrap().filter, Filter::default());
+        assert_eq!(parse_args(&["--help"]).unwrap_err(), "help");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["--level"], &["--level needs a value", ">=WARN"]),
+            (&["--level", "loud"], &["--level", "\"loud\"", "CRITICAL"]),
+            (&["--service", "a,,b"], &["--service", "empty service name"]),
+            (
+                &["--since", "yesterday"],
+                &["--since", "RFC 3339", "milliseconds"],
+            ),
+            (&["--limit", "0"], &["--limit", "\"0\"", "1 or more"]),
+            (&["--limit", "-3"], &["--limit", "\"-3\""]),
+            (&["-i"], &["--grep-i", "--grep"]),
+            (&["--grep", "a", "--grep", "b"], &["--grep is given twice"]),
+            (&["--format", "xml"], &["--format", "json or text"]),
+            (&["--reverse=1"], &["--reverse is a switch"]),
+            (
+                &["--levels", "x"],
+                &[
+                    "unknown flag --levels (did you mean --level?)",
+                    "--level LEVELS",
+                ],
+            ),
+            (&["ERROR"], &["\"ERROR\"", "only flags"]),
+        ];
+        for (args, mentions) in cases {
+            let e = parse_args(args).unwrap_err();
+            assert!(e.ends_with("(see spool cat --help)"), "{e}");
+            for m in *mentions {
+                assert!(e.contains(m), "{args:?}: {e:?} should mention {m:?}");
             }
         }
     }
-    // What the mark says the log held, against what was read (the clean
-    // end is not checked: a daemon may have started since).
-    if let Some(mut m) = mark {
-        m.clean = None;
-        let newest = match list_segments(dir, false) {
-            Ok(ids) => ids.last().copied(),
-            Err(e) => {
-                eprintln!("spool: {e}");
-                return ExitCode::from(EXIT_FAILURE);
+
+    #[test]
+    fn readable_lines() {
+        let e = EntryRef {
+            timestamp_ns: 1_767_366_245_123_456_789,
+            level: Level::Error,
+            service: "pay\x1bments",
+            message: "card declined\nretrying",
+            metadata: r#"{"attempt":2}"#,
+        };
+        assert_eq!(
+            readable_line(Lsn(12), &e, false),
+            "#12  2026-01-02T15:04:05.123Z  ERROR     pay\\u{1b}ments  card declined\\nretrying  {\"attempt\":2}"
+        );
+        let coloured = readable_line(Lsn(12), &e, true);
+        assert!(coloured.contains("\x1b[31mERROR   \x1b[0m"), "{coloured:?}");
+        let bare = EntryRef {
+            service: "",
+            metadata: "",
+            ..e
+        };
+        assert!(readable_line(Lsn(1), &bare, false).ends_with("ERROR     card declined\\nretrying"));
+    }
+
+    #[test]
+    fn newest_first_keeps_only_the_limit() {
+        let mut out = Vec::new();
+        let filter = Filter::default();
+        {
+            let mut sink = NewestFirst {
+                out: &mut out,
+                filter: &filter,
+                render: Render {
+                    format: Format::Json,
+                    colour: false,
+                },
+                keep: 3,
+                held: VecDeque::new(),
+                spare: Vec::new(),
+            };
+            for i in 1..=10u64 {
+                let e = EntryRef {
+                    timestamp_ns: i,
+                    level: Level::Info,
+                    service: "",
+                    message: "m",
+                    metadata: "",
+                };
+                assert!(sink.entry(Lsn(i), &e).unwrap());
+                assert!(sink.held.len() <= 3);
             }
-        };
-        let found = Found {
-            newest_segment: newest,
-            last: Lsn(reader.next_id().map_or(0, |n| n.0.saturating_sub(1))),
-            active: None,
-            torn: None,
-        };
-        if let Err(p) = check(Ok(Some(&m)), &found) {
-            eprintln!("spool: the log is missing data: {p} (run `spool verify`)");
-            return ExitCode::from(EXIT_DAMAGED);
+            sink.finish().unwrap();
         }
+        let ids: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"10\"", "\"9\"", "\"8\""]);
     }
-    if not_entries > 0 {
-        eprintln!("spool: {not_entries} record(s) were not log entries and were not printed");
-        return ExitCode::from(EXIT_FAILURE);
-    }
-    ExitCode::from(if gaps > 0 { EXIT_GAP } else { EXIT_OK })
 }

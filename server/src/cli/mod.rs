@@ -1,5 +1,6 @@
-//! The offline commands (`spool cat`, `spool verify`) and the exit statuses
-//! every `spool` command uses.
+//! The offline commands (`spool cat`, `spool stats`, `spool verify`), how
+//! every `spool` command words a usage error, and the exit statuses they
+//! all use.
 //!
 //! | status | meaning |
 //! |---|---|
@@ -9,11 +10,16 @@
 //! | 3 | the log is damaged: corruption, or segments or acknowledged records missing. A restart cannot fix it; an operator must look (`spool verify`) |
 //! | 4 | `spool cat`: records were deleted by retention (or declared lost) before they could be read; each gap was reported on stderr |
 
+pub mod args;
 pub mod cat;
+pub mod stats;
+mod term;
 pub mod verify;
+mod walk;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
+
+pub use args::Usage;
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -27,26 +33,8 @@ pub const EXIT_DAMAGED: u8 = 3;
 /// `spool cat` reported gaps: records deleted before they were read.
 pub const EXIT_GAP: u8 = 4;
 
-/// Parses `--data-dir DIR` (default `SPOOL_DATA_DIR`, then `./spool-data`),
-/// the only option of the offline commands.
-pub fn data_dir_arg(args: &mut lexopt::Parser) -> Result<PathBuf, ExitCode> {
-    let mut dir = std::env::var_os("SPOOL_DATA_DIR")
-        .map_or_else(|| PathBuf::from("./spool-data"), PathBuf::from);
-    loop {
-        match args.next() {
-            Ok(Some(lexopt::Arg::Long("data-dir"))) => match args.value() {
-                Ok(v) => dir = PathBuf::from(v),
-                Err(e) => return Err(usage_error(&e.to_string())),
-            },
-            Ok(None) => return Ok(dir),
-            Ok(Some(other)) => return Err(usage_error(&format!("unexpected argument {other:?}"))),
-            Err(e) => return Err(usage_error(&e.to_string())),
-        }
-    }
-}
-
-/// Reports a usage error and returns its exit status.
-pub fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("spool: {msg} (see spool --help)");
+/// Prints a usage error on stderr and returns its exit status (2).
+pub fn usage_exit(u: &Usage) -> ExitCode {
+    eprintln!("{u}");
     ExitCode::from(EXIT_USAGE)
 }
