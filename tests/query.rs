@@ -498,3 +498,94 @@ fn a_corrupt_sealed_segment_is_never_served() {
     assert!(text.contains("00000000000000000001.seg"), "{text}");
     assert!(t.elapsed() < Duration::from_secs(30));
 }
+
+/// `spool verify` checks every index file against its segment: a damaged
+/// one is a note (the daemon rebuilds it, and does), one that checks out
+/// by its ids but describes other blocks is a problem (the daemon would
+/// trust it).
+#[test]
+fn verify_checks_index_files_and_the_daemon_rebuilds_a_bad_one() {
+    use spool_core::index::{decode, encode, BlockTarget, IndexBuilder};
+    use spool_core::record::{SegmentId, SEGMENT_HEADER_LEN};
+    let dir = TempDir::new("query-idx");
+    let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+    let mut s = start(dir.path(), &args);
+    let mut rng = Rng(21);
+    let sent = send(s.addr, &mut rng, 3000);
+    stop(&mut s);
+    let verify = || {
+        let out = Command::new(spool_bin())
+            .args(["verify", "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let idx: Vec<_> = {
+        let mut v: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(idx.len() >= 2, "{idx:?}");
+    let (code, out) = verify();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("{} index file(s)", idx.len())),
+        "{out}"
+    );
+    // A flipped byte: not an index; a note, and the daemon rebuilds it.
+    let mut bytes = std::fs::read(&idx[0]).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&idx[0], &bytes).unwrap();
+    let (code, out) = verify();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("not a valid index"), "{out}");
+    let mut s = start(dir.path(), &args);
+    let q = Query {
+        params: vec!["level=ERROR".into()],
+        levels: Some(vec![4]),
+        services: None,
+        since: None,
+        until: None,
+        text: None,
+    };
+    assert_eq!(all_pages(s.addr, &q, 500), q.expect(&sent));
+    let m = get(s.addr, "/metrics").text();
+    assert!(m.contains("\nspool_indexes_rebuilt_total 1\n"), "{m}");
+    stop(&mut s);
+    let (code, out) = verify();
+    assert_eq!(code, Some(0), "rebuilt and rewritten: {out}");
+    assert!(!out.contains("note:"), "{out}");
+    // Same ids, other blocks: the daemon would trust it; verify says so.
+    let name = idx[1].file_name().unwrap().to_string_lossy().into_owned();
+    let seg_id: u64 = name.trim_end_matches(".idx").parse().unwrap();
+    let seg = std::fs::read(dir.path().join(name.replace(".idx", ".seg"))).unwrap();
+    let mut b = IndexBuilder::with_target(
+        SegmentId(seg_id),
+        BlockTarget {
+            max_bytes: 2048,
+            max_records: 8,
+        },
+    );
+    let h = SEGMENT_HEADER_LEN as usize;
+    b.push_frames(&seg[h..], h as u64).unwrap();
+    let lying = b.finish();
+    let honest = decode(&std::fs::read(&idx[1]).unwrap()).unwrap();
+    assert_eq!(lying.first_id(), honest.first_id());
+    assert_eq!(lying.last_id(), honest.last_id());
+    std::fs::write(&idx[1], encode(&lying)).unwrap();
+    let (code, out) = verify();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("does not describe its segment's blocks"),
+        "{out}"
+    );
+}
