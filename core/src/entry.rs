@@ -266,6 +266,22 @@ impl<'a> EntryRef<'a> {
         })
     }
 
+    /// The timestamp, level byte and service bytes at the start of a
+    /// payload, read without validating anything else (no UTF-8 check, the
+    /// rest unread): a cheap pre-filter before [`EntryRef::decode`], which
+    /// remains the only check that the payload is an entry. `None` if the
+    /// payload is too short or of another version.
+    pub fn peek_fields(payload: &[u8]) -> Option<(u64, u8, &[u8])> {
+        if *payload.first()? != PAYLOAD_VERSION {
+            return None;
+        }
+        let ts = u64::from_le_bytes(*payload.get(1..9)?.first_chunk::<8>()?);
+        let level = *payload.get(9)?;
+        let len = u16::from_le_bytes(*payload.get(10..12)?.first_chunk::<2>()?);
+        let service = payload.get(12..12 + usize::from(len))?;
+        Some((ts, level, service))
+    }
+
     /// Copies into an owned [`Entry`].
     pub fn to_owned_entry(&self) -> Entry {
         Entry {

@@ -249,6 +249,32 @@ pub fn decode_frame(
     epoch: SegmentId,
     max_payload: u32,
 ) -> Result<Decoded<'_>, FrameError> {
+    decode_frame_with(buf, epoch, max_payload, true)
+}
+
+/// Like [`decode_frame`] but without the CRC check: every structural check
+/// (length, flags, reserved bytes, the frame complete in `buf`) and
+/// nothing else. For a scan that looks at many records and serves few: it
+/// must call [`frame_is_intact`] on each frame before serving it.
+pub fn decode_frame_unchecked(buf: &[u8], max_payload: u32) -> Result<Decoded<'_>, FrameError> {
+    decode_frame_with(buf, SegmentId(0), max_payload, false)
+}
+
+/// Whether the frame at the start of `buf` (already structurally decoded)
+/// passes its CRC for a segment of `epoch`.
+pub fn frame_is_intact(buf: &[u8], epoch: SegmentId) -> bool {
+    matches!(
+        decode_frame(buf, epoch, MAX_PAYLOAD_LEN),
+        Ok(Decoded::Record(_))
+    )
+}
+
+fn decode_frame_with(
+    buf: &[u8],
+    epoch: SegmentId,
+    max_payload: u32,
+    check_crc: bool,
+) -> Result<Decoded<'_>, FrameError> {
     let Some(header) = buf.first_chunk::<FRAME_HEADER_LEN>() else {
         return Ok(Decoded::NeedMore {
             needed: (FRAME_HEADER_LEN - buf.len()) as u64,
@@ -273,7 +299,7 @@ pub fn decode_frame(
     }
     let payload = &buf[FRAME_HEADER_LEN..FRAME_HEADER_LEN + len as usize];
     let stored = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-    if frame_crc(epoch, header, payload) != stored {
+    if check_crc && frame_crc(epoch, header, payload) != stored {
         return Err(FrameError::BadCrc);
     }
     let mut seq = [0u8; 8];

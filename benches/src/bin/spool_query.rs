@@ -13,7 +13,7 @@
 //!    latency percentiles.
 //! 2. `scan`: `--scans` times `q=<needle>` with a needle that occurs
 //!    nowhere, so every block is read and searched; the median time, and
-//!    the record bytes searched per second (`spool_written_bytes_total`).
+//!    the record bytes searched per second (`record_bytes` from `/stats`).
 //!
 //! The report is human-readable, then one line `RESULT {json}`.
 
@@ -223,13 +223,7 @@ fn run(addr: SocketAddr, queries: usize, scans: usize, needle: &str) -> Result<(
         "filtered (level + service + time window, newest 100), {queries} queries over {records} records: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms; {:.1} records per answer",
         ms(p50), ms(p90), ms(p99), ms(max), found as f64 / queries.max(1) as f64
     );
-    let (_, metrics) = c.get("/metrics").map_err(|e| e.to_string())?;
-    let metrics = String::from_utf8_lossy(&metrics).into_owned();
-    let bytes: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("spool_written_bytes_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
+    let bytes = json_number(&stats, "record_bytes").unwrap_or(0.0);
     let mut times = Vec::new();
     for _ in 0..scans.max(1) {
         let t = Instant::now();

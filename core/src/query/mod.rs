@@ -128,6 +128,26 @@ impl Filter {
                 .is_none_or(|s| s.iter().any(|s| s == entry.service))
     }
 
+    /// `false` only when the record whose payload this is cannot be
+    /// selected, judged from its fixed fields (level, time, service) and,
+    /// for a text search, whether the needle occurs anywhere in it; read
+    /// without decoding or validating the payload. A payload that is not
+    /// an entry is never ruled out (decoding it reports the damage).
+    pub(crate) fn may_select(&self, payload: &[u8], text: Option<&TextMatcher<'_>>) -> bool {
+        let Some((ts, level, service)) = EntryRef::peek_fields(payload) else {
+            return true;
+        };
+        let level_ok = level > 5 || self.levels & (1 << level) != 0;
+        level_ok
+            && self.since_ns.is_none_or(|t| ts >= t)
+            && self.until_ns.is_none_or(|t| ts < t)
+            && self
+                .services
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|s| s.as_bytes() == service))
+            && text.is_none_or(|t| t.found_in(payload))
+    }
+
     /// The hashes of the wanted services, computed once per plan.
     fn service_hashes(&self) -> Option<Vec<u64>> {
         self.services

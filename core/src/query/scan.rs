@@ -14,7 +14,9 @@ use core::fmt;
 use crate::entry::{EntryError, EntryRef};
 use crate::query::text::TextMatcher;
 use crate::query::{BlockRange, Filter};
-use crate::record::{decode_frame, Decoded, FrameError, Lsn, SegmentId, MAX_PAYLOAD_LEN};
+use crate::record::{
+    decode_frame_unchecked, frame_is_intact, Decoded, FrameError, Lsn, SegmentId, MAX_PAYLOAD_LEN,
+};
 
 /// A matching record, borrowing the block's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +150,9 @@ fn walk<'a>(
     let mut reached_cursor = false;
     while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
         let offset = range.offset.saturating_add(pos as u64);
-        let frame = match decode_frame(rest, segment, MAX_PAYLOAD_LEN) {
+        // Structure only: the CRC is checked for the records a cheap look
+        // at their fixed fields cannot rule out, before any is served.
+        let frame = match decode_frame_unchecked(rest, MAX_PAYLOAD_LEN) {
             Ok(Decoded::Record(frame)) => frame,
             // The range ends inside a frame: the index disagrees with the
             // frame boundaries.
@@ -174,6 +178,16 @@ fn walk<'a>(
         }
         previous = Some(frame.seq);
         pos += frame.encoded_len() as usize;
+        if !filter.may_select(frame.payload, text) {
+            continue;
+        }
+        if !frame_is_intact(rest, segment) {
+            return Err(ScanError::Frame {
+                segment,
+                offset,
+                error: FrameError::BadCrc,
+            });
+        }
         let entry = EntryRef::decode(frame.payload).map_err(|error| ScanError::Entry {
             segment,
             offset,

@@ -134,6 +134,7 @@ struct LogFacts {
     segments: usize,
     bytes_on_disk: u64,
     stored: u64,
+    record_bytes: u64,
     index_bytes: usize,
     oldest_ns: Option<u64>,
     newest_ns: Option<u64>,
@@ -150,7 +151,7 @@ fn log_facts(rs: &ReadSide) -> Result<LogFacts, String> {
         )
     });
     let mut catalog = rs.current_catalog().map_err(|e| e.to_string())?;
-    let (stored, index_bytes) = catalog.totals();
+    let (stored, record_bytes, index_bytes) = catalog.totals();
     let mut oldest: Option<u64> = None;
     let mut newest: Option<u64> = None;
     for index in catalog.snapshot() {
@@ -165,6 +166,7 @@ fn log_facts(rs: &ReadSide) -> Result<LogFacts, String> {
         segments,
         bytes_on_disk,
         stored,
+        record_bytes,
         index_bytes,
         oldest_ns: oldest,
         newest_ns: newest,
@@ -197,7 +199,7 @@ pub(super) fn stats_job(c: Counters) -> Job {
             concat!(
                 "{{\"total_processed\":{},\"total_dropped\":{},\"uptime_seconds\":{:.3},",
                 "\"avg_throughput\":{:.1},\"logs_in_storage\":{},\"records_per_second_10s\":{:.1},",
-                "\"fsyncs\":{},\"records_per_fsync\":{:.2},\"bytes_on_disk\":{},\"segments\":{},",
+                "\"fsyncs\":{},\"records_per_fsync\":{:.2},\"bytes_on_disk\":{},\"record_bytes\":{},\"segments\":{},",
                 "\"oldest_record_time\":{},\"newest_record_time\":{},\"last_id\":\"{}\",",
                 "\"open_connections\":{},\"requests\":{},\"queries_served\":{},",
                 "\"index_bytes\":{},\"index_bytes_per_record\":{:.2}}}"
@@ -211,6 +213,7 @@ pub(super) fn stats_job(c: Counters) -> Job {
             f.stats.syncs,
             f.stats.records as f64 / f.stats.syncs.max(1) as f64,
             f.bytes_on_disk,
+            f.record_bytes,
             f.segments,
             time_or_null(f.oldest_ns),
             time_or_null(f.newest_ns),

@@ -300,19 +300,20 @@ impl Catalog {
         out
     }
 
-    /// Records indexed, index bytes held in memory.
-    pub fn totals(&self) -> (u64, usize) {
+    /// Records indexed, their frame bytes, and the index bytes held in
+    /// memory.
+    pub fn totals(&self) -> (u64, u64, usize) {
+        let header = spool_core::record::SEGMENT_HEADER_LEN;
         let mut records = 0;
+        let mut record_bytes = 0;
         let mut bytes = 0;
-        for i in self.sealed.values() {
+        let active = self.active.as_ref().map(|a| a.builder.index());
+        for i in self.sealed.values().map(|i| i.as_ref()).chain(active) {
             records += i.records();
+            record_bytes += i.covered_len().saturating_sub(header);
             bytes += i.memory_bytes();
         }
-        if let Some(a) = &self.active {
-            records += a.builder.index().records();
-            bytes += a.builder.index().memory_bytes();
-        }
-        (records, bytes)
+        (records, record_bytes, bytes)
     }
 }
 
