@@ -367,6 +367,74 @@ impl LogScan {
         self.ids.get(self.next).copied()
     }
 
+    /// Whether the next segment is sealed (older than the newest segment
+    /// holding records): one whose index may stand in for its bytes
+    /// ([`LogScan::push_indexed`]).
+    pub fn next_is_sealed(&self) -> bool {
+        self.active.is_some_and(|a| self.next < a)
+    }
+
+    /// Whether a sealed segment whose records are `first..=last` would
+    /// continue the log where the segments pushed so far end (directly, or
+    /// after a declared gap). A caller holding an index for the segment
+    /// asks this first and reads the segment instead when it is `false`.
+    pub fn continues(&self, first: Lsn, last: Lsn) -> bool {
+        let expected = self.previous.next();
+        first.0 != 0
+            && last >= first
+            && (self.previous == Lsn(0)
+                || first == expected
+                || (first > expected && gap_declared(&self.gaps, expected, Lsn(first.0 - 1))))
+    }
+
+    /// Takes the next segment, a sealed one, from its index instead of its
+    /// bytes: records `first..=last` ending at byte `end`. The records are
+    /// not read, so their CRCs are not checked here: that is `spool
+    /// verify`'s job, and every record a query serves is checked as it is
+    /// read. Only for a segment [`LogScan::next_is_sealed`] names, whose
+    /// ids [`LogScan::continues`] accepts; otherwise `Err` and nothing
+    /// changes.
+    pub fn push_indexed(
+        &mut self,
+        first: Lsn,
+        last: Lsn,
+        end: u64,
+        file_bytes: u64,
+        sealed_at_ns: u64,
+    ) -> Result<(), Corruption> {
+        let Some(&id) = self.ids.get(self.next) else {
+            return Err(Corruption {
+                segment: SegmentId(0),
+                offset: 0,
+                kind: CorruptionKind::WrongId(SegmentId(0)),
+            });
+        };
+        if !self.next_is_sealed() || !self.continues(first, last) {
+            return Err(Corruption {
+                segment: id,
+                offset: SEGMENT_HEADER_LEN,
+                kind: CorruptionKind::MissingRecords {
+                    from: self.previous.next(),
+                    to: Lsn(first.0.saturating_sub(1)),
+                },
+            });
+        }
+        self.next += 1;
+        self.records += last.0 - first.0 + 1;
+        self.previous = last;
+        self.state.last_lsn = last;
+        self.state.active = Some(id);
+        self.state.active_end = end;
+        self.state.segments.push(SegmentInfo {
+            id,
+            file_bytes,
+            sealed_at_ns,
+            first,
+            last,
+        });
+        Ok(())
+    }
+
     /// Scans the next segment's bytes. `file_bytes` and `sealed_at_ns` are
     /// what the retention policy needs to know of the file.
     pub fn push(
@@ -474,6 +542,44 @@ mod tests {
             (2, b"second"),
             (3, b"third record")
         ]
+    }
+
+    /// A sealed segment taken from its index gives the same state as its
+    /// bytes; an index that does not continue the log, or one offered for
+    /// the active segment, is refused and changes nothing.
+    #[test]
+    fn sealed_segments_from_their_indexes_give_the_same_state() {
+        let segs = [
+            segment(1, &[(1, b"a".as_slice()), (2, b"bb")], 256),
+            segment(2, &[(3, b"ccc".as_slice())], 256),
+            segment(3, &[(4, b"d".as_slice()), (5, b"ee")], 256),
+        ];
+        let ids = [SegmentId(1), SegmentId(2), SegmentId(3)];
+        let mut full = LogScan::new(&ids, 0).unwrap();
+        let mut ends = Vec::new();
+        for seg in &segs {
+            ends.push(full.push(seg, 256, 7).unwrap());
+        }
+        let mut fast = LogScan::new(&ids, 0).unwrap();
+        assert!(fast.next_is_sealed());
+        assert!(!fast.continues(Lsn(2), Lsn(1)));
+        fast.push_indexed(Lsn(1), Lsn(2), ends[0].end, 256, 7)
+            .unwrap();
+        assert!(!fast.continues(Lsn(4), Lsn(4)), "id 3 would be missing");
+        assert!(fast.push_indexed(Lsn(4), Lsn(4), 99, 256, 7).is_err());
+        fast.push_indexed(Lsn(3), Lsn(3), ends[1].end, 256, 7)
+            .unwrap();
+        assert!(
+            !fast.next_is_sealed(),
+            "the newest segment with records is read"
+        );
+        assert!(fast
+            .push_indexed(Lsn(4), Lsn(5), ends[2].end, 256, 7)
+            .is_err());
+        fast.push(&segs[2], 256, 7).unwrap();
+        assert_eq!(fast.records(), full.records());
+        assert_eq!(fast.found(), full.found());
+        assert_eq!(fast.finish(), full.finish());
     }
 
     #[test]
