@@ -589,3 +589,96 @@ fn verify_checks_index_files_and_the_daemon_rebuilds_a_bad_one() {
         "{out}"
     );
 }
+
+/// A query past `--query-timeout` answers what it found, `partial`, with a
+/// cursor that continues exactly; following the cursors yields every match
+/// once. Beyond `--max-queries` queued or running, 503 + Retry-After.
+#[test]
+fn partial_answers_continue_exactly_and_the_query_cap_answers_503() {
+    let dir = TempDir::new("query-partial");
+    let mut s = start(
+        dir.path(),
+        &[
+            "--query-timeout",
+            "0ms",
+            "--segment-size",
+            "64KiB",
+            "--max-record",
+            "16KiB",
+        ],
+    );
+    let mut rng = Rng(31);
+    let sent = send(s.addr, &mut rng, 3000);
+    let q = Query {
+        params: vec!["qi=ALPHA".into()],
+        levels: None,
+        services: None,
+        since: None,
+        until: None,
+        text: Some(("ALPHA".into(), true)),
+    };
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut partials = 0;
+    for _ in 0..100_000 {
+        let mut params = q.params.clone();
+        params.push("limit=1000".into());
+        if let Some(c) = &cursor {
+            params.push(format!("cursor={c}"));
+        }
+        let page = logs(s.addr, &params);
+        partials += usize::from(page["partial"] == true);
+        got.extend(ids_of(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert!(partials > 0, "a zero budget makes answers partial");
+    assert_eq!(got, q.expect(&sent), "{partials} partial answers");
+    stop(&mut s);
+
+    // The cap: one query at a time, and a long one running.
+    let mut s = start(
+        dir.path(),
+        &["--max-queries", "1", "--query-timeout", "60s"],
+    );
+    let addr = s.addr;
+    let long = thread::spawn(move || post(addr, "/simulate?count=3000000", "text/plain", b""));
+    // Queries go one at a time; some overlap another and are refused.
+    let mut refused = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            thread::spawn(move || {
+                let mut answers = Vec::new();
+                for _ in 0..200 {
+                    let r = get(addr, "/logs?q=zq9xv-absent&limit=1");
+                    answers.push((
+                        r.status,
+                        r.header("retry-after").map(str::to_owned),
+                        r.text(),
+                    ));
+                }
+                answers
+            })
+        })
+        .collect();
+    for t in busy {
+        for (status, retry, text) in t.join().unwrap() {
+            assert!(status == 200 || status == 503, "{status} {text}");
+            if status == 503 {
+                assert!(text.contains("--max-queries"), "{text}");
+                assert!(retry.is_some());
+                refused = Some(text);
+            }
+        }
+    }
+    assert!(Instant::now() < deadline);
+    assert!(
+        refused.is_some(),
+        "four clients, one query at a time: some refused"
+    );
+    assert_eq!(long.join().unwrap().status, 200);
+    stop(&mut s);
+}

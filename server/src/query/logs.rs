@@ -6,7 +6,8 @@
 //! filter over every durable record would give them. A block that does not
 //! decode is never served: the answer is an error naming the segment and
 //! offset. A query that runs past its time budget answers what it found,
-//! `"partial": true`, and a cursor that continues exactly where it stopped.
+//! `"partial": true`, and a cursor that continues exactly where it stopped;
+//! it always reads at least one block, so following the cursors ends.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -68,8 +69,10 @@ pub fn run(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, QueryError> {
     let mut last_id = None;
     let mut partial_at = None;
     let mut bytes = Vec::new();
+    let mut scanned = 0usize;
     for range in plan(snapshot.iter().map(|i| i.as_ref()), &q.filter, q.cursor) {
-        if started.elapsed() >= rs.query_timeout {
+        // At least one block per query, so paging always moves on.
+        if scanned > 0 && started.elapsed() >= rs.query_timeout {
             partial_at = Some(range.below.unwrap_or(Lsn(range.last_id.0 + 1)));
             break;
         }
@@ -87,6 +90,7 @@ pub fn run(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, QueryError> {
                 range.offset + n as u64
             )));
         }
+        scanned += 1;
         let mut found = Vec::new();
         scan_block(&bytes, &range, &q.filter, q.limit - count, &mut found).map_err(|e| {
             QueryError::Damaged(format!(
