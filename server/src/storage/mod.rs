@@ -1,6 +1,8 @@
-//! Storage: segment files on disk, the IO thread that writes them, and
-//! recovery when a data directory is opened.
+//! Storage: the backend trait every file system call goes through, segment
+//! files on it, the IO thread that writes them, recovery when a data
+//! directory is opened, and the reader's store.
 
+pub mod backend;
 pub mod dir_store;
 pub mod files;
 pub mod io_thread;
