@@ -25,6 +25,7 @@ use spool_core::handoff::{AppendError, Handoff, Notify};
 use spool_core::record::Lsn;
 
 use crate::clock;
+use crate::storage::backend::OsStorage;
 use crate::storage::files::SegmentFiles;
 use crate::storage::io_thread::io_thread;
 use crate::storage::recovery::{recover, DirLock, OpenError, Recovered};
@@ -52,7 +53,7 @@ pub struct Log {
     handoff: Arc<Handoff>,
     io_threads: Vec<JoinHandle<()>>,
     recovered: Recovered,
-    files: Arc<SegmentFiles>,
+    files: Arc<SegmentFiles<OsStorage>>,
     _lock: DirLock,
 }
 
@@ -65,10 +66,10 @@ impl Log {
     /// Opens with explicit options.
     pub fn open_with(dir: &Path, opts: LogOptions) -> Result<Log, OpenError> {
         let lock = DirLock::acquire(dir)?;
-        let recovered = recover(dir, true, opts.accept_data_loss)?;
+        let recovered = recover(&OsStorage::new(dir), true, opts.accept_data_loss)?;
         let commit = GroupCommit::new(opts.commit, recovered.state.clone(), clock::now());
-        let files =
-            Arc::new(SegmentFiles::new(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?);
+        let storage = OsStorage::open(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?;
+        let files = Arc::new(SegmentFiles::new(storage));
         // Before anything is written: the mark no longer says "clean", and
         // bounds the ids this run gives out before its next segment.
         files.write_mark(&commit.open_mark()).map_err(|e| {

@@ -1,4 +1,4 @@
-//! Shared by the seeded core tests (the simulation and the reader test).
+//! Shared by the seeded core tests.
 #![allow(dead_code, unreachable_pub)]
 
 /// splitmix64: small, fast, and good enough for choosing; every choice of a

@@ -4,40 +4,48 @@
 //! the reader stays on that segment. A segment that retention deletes while
 //! its descriptor is open stays readable through it (the records were
 //! written; reading them is no gap); once the reader moves on, a later open
-//! by name finds the file gone, which the reader reports as a gap.
+//! by name finds the file gone, which the reader reports as a gap. Any
+//! [`Storage`] backend serves: the operating system's, or the simulated
+//! machine, whose recovered logs the simulation reads back this way.
 
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use spool_core::read::SegmentStore;
 use spool_core::record::SegmentId;
 
+use super::backend::{Access, OsStorage, Storage, StorageError};
 use super::files::segment_file_name;
-use super::recovery::{list_segments, OpenError};
+use super::recovery::{list_segments_in, OpenError};
 
 /// A data directory read by a [`spool_core::read::LogReader`].
-pub struct DirStore {
-    dir: PathBuf,
-    open: Option<(SegmentId, File)>,
+pub struct DirStore<S: Storage = OsStorage> {
+    storage: S,
+    open: Option<(SegmentId, S::File)>,
 }
 
 impl DirStore {
     /// A store over `dir` (read only; never changes anything in it).
     pub fn new(dir: &Path) -> DirStore {
+        DirStore::over(OsStorage::new(dir))
+    }
+}
+
+impl<S: Storage> DirStore<S> {
+    /// A store over the directory `storage` stands for (read only).
+    pub fn over(storage: S) -> DirStore<S> {
         DirStore {
-            dir: dir.to_path_buf(),
+            storage,
             open: None,
         }
     }
 }
 
-impl SegmentStore for DirStore {
+impl<S: Storage> SegmentStore for DirStore<S> {
     type Error = io::Error;
 
     fn list(&mut self, out: &mut Vec<SegmentId>) -> io::Result<()> {
-        *out = list_segments(&self.dir, false).map_err(|e| match e {
+        *out = list_segments_in(&self.storage, false).map_err(|e| match e {
             OpenError::Io(_, e) => e,
             other => io::Error::other(other.to_string()),
         })?;
@@ -47,21 +55,15 @@ impl SegmentStore for DirStore {
     fn read_at(&mut self, id: SegmentId, offset: u64, buf: &mut [u8]) -> io::Result<Option<usize>> {
         if self.open.as_ref().map(|(s, _)| *s) != Some(id) {
             self.open = None;
-            match File::open(self.dir.join(segment_file_name(id))) {
+            match self.storage.open(&segment_file_name(id), Access::Read) {
                 Ok(f) => self.open = Some((id, f)),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
+                Err(StorageError::NotFound) => return Ok(None),
+                Err(e) => return Err(e.into()),
             }
         }
         let Some((_, file)) = &self.open else {
             return Ok(None);
         };
-        loop {
-            match file.read_at(buf, offset) {
-                Ok(n) => return Ok(Some(n)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        Ok(Some(self.storage.pread(file, buf, offset)?))
     }
 }

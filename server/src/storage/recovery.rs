@@ -11,19 +11,25 @@
 //! checks passed. With `repair`, a torn tail of the active segment is
 //! zeroed and synced before it returns, and stale temporary files from an
 //! interrupted segment creation are removed.
+//!
+//! Every file is read and written through a [`Storage`] backend, so the
+//! deterministic simulation runs this same recovery on its simulated
+//! machine. The `_in` functions take the backend; `list_segments`,
+//! `trailing_unwritten` and `read_mark` run them on a directory of the
+//! operating system's.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use spool_core::commit::LogState;
+use spool_core::commit::{IoError, LogState};
 use spool_core::mark::{add_gap, check, LogMark, MarkError, MarkProblem};
 use spool_core::record::{Lsn, SegmentId};
 use spool_core::recover::{is_unwritten, Corruption, LogScan, SegmentScan};
 
-use super::files::{fdatasync, parse_segment_file_name, pwrite_all, segment_file_name, MARK_FILE};
+use super::backend::{Access, OsStorage, Storage, StorageError};
+use super::files::{parse_segment_file_name, segment_file_name, MARK_FILE};
 
 /// Why a data directory cannot be opened.
 #[derive(Debug)]
@@ -99,35 +105,55 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
     move |e| OpenError::Io(path.to_path_buf(), e)
 }
 
-/// The segment ids in `dir`, oldest first; with `repair`, removes leftover
-/// `*.seg.tmp` files (segment creations a crash interrupted).
-pub fn list_segments(dir: &Path, repair: bool) -> Result<Vec<SegmentId>, OpenError> {
+/// `OpenError::Io` for a failed call on `name` in `storage`.
+fn storage_err<'a, S: Storage>(
+    storage: &'a S,
+    name: &'a str,
+) -> impl FnOnce(StorageError) -> OpenError + 'a {
+    move |e| OpenError::Io(storage.dir().join(name), e.into())
+}
+
+/// The segment ids in `storage`, oldest first; with `repair`, removes
+/// leftover `*.seg.tmp` files (segment creations a crash interrupted).
+pub fn list_segments_in<S: Storage>(
+    storage: &S,
+    repair: bool,
+) -> Result<Vec<SegmentId>, OpenError> {
     let mut ids = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-        let entry = entry.map_err(io_err(dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(id) = parse_segment_file_name(name) {
+    let names = storage
+        .list()
+        .map_err(|e| OpenError::Io(storage.dir().to_path_buf(), e.into()))?;
+    for name in names {
+        if let Some(id) = parse_segment_file_name(&name) {
             ids.push(id);
         } else if repair && name.ends_with(".seg.tmp") {
-            fs::remove_file(entry.path()).map_err(io_err(&entry.path()))?;
+            storage.unlink(&name).map_err(storage_err(storage, &name))?;
         }
     }
     ids.sort();
     Ok(ids)
 }
 
-/// How many of the newest segments `ids` (of `dir`, oldest first) are
+/// [`list_segments_in`] the directory `dir`.
+pub fn list_segments(dir: &Path, repair: bool) -> Result<Vec<SegmentId>, OpenError> {
+    list_segments_in(&OsStorage::new(dir), repair)
+}
+
+/// How many of the newest segments `ids` (of `storage`, oldest first) are
 /// prepared and never written: which segment is active depends on it. With
 /// `repair`, each is settled first (see `settle`).
-pub fn trailing_unwritten(dir: &Path, ids: &[SegmentId], repair: bool) -> Result<usize, OpenError> {
+pub fn trailing_unwritten_in<S: Storage>(
+    storage: &S,
+    ids: &[SegmentId],
+    repair: bool,
+) -> Result<usize, OpenError> {
     let mut trailing = 0;
     for &id in ids.iter().rev() {
-        let path = dir.join(segment_file_name(id));
+        let name = segment_file_name(id);
         if repair {
-            settle(&path)?;
+            settle(storage, &name)?;
         }
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
+        let (bytes, _) = storage.read(&name).map_err(storage_err(storage, &name))?;
         if !is_unwritten(&bytes) {
             break;
         }
@@ -136,64 +162,76 @@ pub fn trailing_unwritten(dir: &Path, ids: &[SegmentId], repair: bool) -> Result
     Ok(trailing)
 }
 
-/// Reads the data directory's log mark: `Ok(None)` when there is none,
-/// `Err` inside when it is damaged.
-pub fn read_mark(dir: &Path) -> Result<Result<Option<LogMark>, MarkError>, OpenError> {
-    let path = dir.join(MARK_FILE);
-    match fs::read(&path) {
-        Ok(bytes) => Ok(LogMark::decode_file(&bytes).map(|(m, _, _)| Some(m))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Ok(None)),
-        Err(e) => Err(OpenError::Io(path, e)),
+/// [`trailing_unwritten_in`] the directory `dir`.
+pub fn trailing_unwritten(dir: &Path, ids: &[SegmentId], repair: bool) -> Result<usize, OpenError> {
+    trailing_unwritten_in(&OsStorage::new(dir), ids, repair)
+}
+
+/// Reads the log mark of `storage`: `Ok(None)` when there is none, `Err`
+/// inside when it is damaged.
+pub fn read_mark_in<S: Storage>(
+    storage: &S,
+) -> Result<Result<Option<LogMark>, MarkError>, OpenError> {
+    match storage.read(MARK_FILE) {
+        Ok((bytes, _)) => Ok(LogMark::decode_file(&bytes).map(|(m, _, _)| Some(m))),
+        Err(StorageError::NotFound) => Ok(Ok(None)),
+        Err(e) => Err(storage_err(storage, MARK_FILE)(e)),
     }
 }
 
-/// Scans every segment of `dir` in order with the core's [`LogScan`]
+/// [`read_mark_in`] the directory `dir`.
+pub fn read_mark(dir: &Path) -> Result<Result<Option<LogMark>, MarkError>, OpenError> {
+    read_mark_in(&OsStorage::new(dir))
+}
+
+/// Scans every segment of `storage` in order with the core's [`LogScan`]
 /// (`gaps`: id ranges declared lost), calling `visit` with each file's
-/// bytes, its scan and its metadata. Stops at the first corruption.
-/// Returns the scan for [`LogScan::found`] and [`LogScan::finish`].
-pub fn scan_dir(
-    dir: &Path,
+/// bytes and its scan. Stops at the first corruption. Returns the scan for
+/// [`LogScan::found`] and [`LogScan::finish`].
+pub fn scan_segments<S: Storage>(
+    storage: &S,
     repair: bool,
     gaps: &[(Lsn, Lsn)],
-    mut visit: impl FnMut(SegmentId, &[u8], &SegmentScan, &fs::Metadata) -> Result<(), OpenError>,
+    mut visit: impl FnMut(SegmentId, &[u8], &SegmentScan) -> Result<(), OpenError>,
 ) -> Result<LogScan, OpenError> {
-    let ids = list_segments(dir, repair)?;
-    let trailing = trailing_unwritten(dir, &ids, repair)?;
+    let ids = list_segments_in(storage, repair)?;
+    let trailing = trailing_unwritten_in(storage, &ids, repair)?;
     let mut log = LogScan::new(&ids, trailing)
         .map_err(|m| OpenError::Missing(m.0))?
         .with_gaps(gaps);
     while let Some(id) = log.next_segment() {
-        let path = dir.join(segment_file_name(id));
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let meta = fs::metadata(&path).map_err(io_err(&path))?;
-        let sealed_at = u64::try_from(meta.mtime())
-            .unwrap_or(0)
-            .saturating_mul(1_000_000_000);
+        let name = segment_file_name(id);
+        let (bytes, stat) = storage.read(&name).map_err(storage_err(storage, &name))?;
+        let sealed_at = stat.modified_secs.saturating_mul(1_000_000_000);
         let scan = log
-            .push(&bytes, meta.len(), sealed_at)
+            .push(&bytes, stat.len, sealed_at)
             .map_err(OpenError::Corrupt)?;
-        visit(id, &bytes, &scan, &meta)?;
+        visit(id, &bytes, &scan)?;
     }
     Ok(log)
 }
 
-/// Opens `dir` for writing: scans it, checks it against its log mark, cuts
-/// a torn tail (with `repair`, and only once the checks passed), and
-/// returns the starting state.
+/// Opens the log in `storage` for writing: scans it, checks it against its
+/// log mark, cuts a torn tail (with `repair`, and only once the checks
+/// passed), and returns the starting state.
 ///
 /// With `accept_loss`, a log that falls short of its mark is opened anyway:
 /// ids continue after the mark's `id_bound` (every id that could have been
 /// handed out), the ids in between are declared lost (kept in every later
 /// mark, reported by readers as a gap), and the next record starts a new
 /// segment. Corruption inside the log is never accepted.
-pub fn recover(dir: &Path, repair: bool, accept_loss: bool) -> Result<Recovered, OpenError> {
-    let mark = read_mark(dir)?;
+pub fn recover<S: Storage>(
+    storage: &S,
+    repair: bool,
+    accept_loss: bool,
+) -> Result<Recovered, OpenError> {
+    let mark = read_mark_in(storage)?;
     let mut gaps = match &mark {
         Ok(Some(m)) => m.gaps.clone(),
         _ => Vec::new(),
     };
     let mut torn = Vec::new();
-    let log = scan_dir(dir, repair, &gaps, |id, _bytes, scan, _meta| {
+    let log = scan_segments(storage, repair, &gaps, |id, _bytes, scan| {
         if let Some(t) = scan.torn {
             torn.push((id, t.at, t.dirty_end - t.at));
         }
@@ -228,7 +266,7 @@ pub fn recover(dir: &Path, repair: bool, accept_loss: bool) -> Result<Recovered,
     state.gaps = gaps;
     if repair {
         for &(id, at, len) in &torn {
-            zero_range(&dir.join(segment_file_name(id)), at, at + len)?;
+            zero_range(storage, &segment_file_name(id), at, at + len)?;
         }
     }
     Ok(Recovered {
@@ -239,53 +277,49 @@ pub fn recover(dir: &Path, repair: bool, accept_loss: bool) -> Result<Recovered,
     })
 }
 
-/// Makes the next read of `path` return what the disk holds: `fdatasync`
+/// Makes the next read of `name` return what the disk holds: `fdatasync`
 /// writes back pages a killed process left dirty (valid writes that were
 /// never synced), then `POSIX_FADV_DONTNEED` drops the clean cached pages.
 /// After a failed fsync Linux may have marked never-written pages clean
 /// (PostgreSQL "fsyncgate"); dropping them means recovery cannot mistake
 /// cached-but-lost bytes for durable records.
-fn settle(path: &Path) -> Result<(), OpenError> {
-    use std::os::fd::AsRawFd;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(io_err(path))?;
-    fdatasync(&file).map_err(|e| {
+fn settle<S: Storage>(storage: &S, name: &str) -> Result<(), OpenError> {
+    let file = storage
+        .open(name, Access::ReadWrite)
+        .map_err(storage_err(storage, name))?;
+    storage.fdatasync(&file).map_err(|e| {
         OpenError::Io(
-            path.to_path_buf(),
-            io::Error::other(format!("fdatasync: {e}")),
+            storage.dir().join(name),
+            io::Error::other(format!("fdatasync: {}", IoError::from(e))),
         )
     })?;
-    // SAFETY: plain syscall on a descriptor owned by `file`; advisory only.
-    unsafe {
-        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
-    }
+    // Advisory: if the kernel keeps the pages, there is nothing more to do.
+    let _ = storage.drop_cache(&file);
     Ok(())
 }
 
-/// Overwrites `[from, to)` with zeros and syncs, so the cut bytes can never
-/// be read as records again.
-fn zero_range(path: &Path, from: u64, to: u64) -> Result<(), OpenError> {
-    let to_open_error = |e: spool_core::commit::IoError| {
+/// Overwrites `[from, to)` of `name` with zeros and syncs, so the cut bytes
+/// can never be read as records again.
+fn zero_range<S: Storage>(storage: &S, name: &str, from: u64, to: u64) -> Result<(), OpenError> {
+    let to_open_error = |e: StorageError| {
         OpenError::Io(
-            path.to_path_buf(),
-            io::Error::other(format!("cutting torn tail: {e}")),
+            storage.dir().join(name),
+            io::Error::other(format!("cutting torn tail: {}", IoError::from(e))),
         )
     };
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_err(path))?;
+    let file = storage
+        .open(name, Access::Write)
+        .map_err(storage_err(storage, name))?;
     let zeros = vec![0u8; 64 * 1024];
     let mut at = from;
     while at < to {
         let n = (to - at).min(zeros.len() as u64) as usize;
-        pwrite_all(&file, &zeros[..n], at).map_err(to_open_error)?;
+        storage
+            .pwrite(&file, &zeros[..n], at)
+            .map_err(to_open_error)?;
         at += n as u64;
     }
-    fdatasync(&file).map_err(to_open_error)
+    storage.fdatasync(&file).map_err(to_open_error)
 }
 
 /// An exclusive lock on a data directory, held for the life of the value.
