@@ -431,8 +431,22 @@ fn corruption_in_a_sealed_segment_exits_3_and_verify_names_it() {
     let mut bytes = std::fs::read(first).unwrap();
     bytes[1000] ^= 0x01;
     std::fs::write(first, &bytes).unwrap();
-    let err = start_fails(tmp.path(), &[], DAMAGED);
     let name = first.file_name().unwrap().to_string_lossy().into_owned();
+    // Start-up takes sealed segments from their indexes and does not read
+    // them; a query that reads the damaged record refuses to serve it.
+    let mut s = start(tmp.path(), &[]);
+    let r = get(s.addr, "/logs?limit=10000");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(
+        r.text().contains(&name) && r.text().contains("verify"),
+        "{}",
+        r.text()
+    );
+    stop(&mut s);
+    // Without the index, start-up reads the segment and refuses.
+    let idx = first.with_extension("idx");
+    std::fs::remove_file(&idx).unwrap_or_else(|e| panic!("{}: {e}", idx.display()));
+    let err = start_fails(tmp.path(), &[], DAMAGED);
     assert!(err.contains(&name) && err.contains("spool verify"), "{err}");
     let (code, out, _) = run_cmd(&["verify"], tmp.path());
     assert_eq!(code, DAMAGED, "{out}");

@@ -13,11 +13,7 @@ use crate::storage::files::SegmentFiles;
 /// An IO thread: runs operations until the log closes or fails. The
 /// appenders a completion made durable are woken once the next operation's
 /// write is issued, so waking them overlaps the device's sync.
-pub fn io_thread<S: Storage>(
-    io: &Handoff,
-    files: &SegmentFiles<S>,
-    metrics: Option<&LogMetrics>,
-) {
+pub fn io_thread<S: Storage>(io: &Handoff, files: &SegmentFiles<S>, metrics: Option<&LogMetrics>) {
     let mut next = io.next_op(&clock::now);
     let mut owed = None;
     while let Some(op) = next {

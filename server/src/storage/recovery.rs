@@ -1,13 +1,17 @@
-//! Opening a data directory: list the segments, scan every one with the
-//! core's recovery scan, cut a torn tail, and hand the group commit the
+//! Opening a data directory: list the segments, scan them with the core's
+//! recovery scan (a sealed segment with a valid persisted index is taken
+//! from its index, unread), cut a torn tail, and hand the group commit the
 //! state it starts from.
 //!
-//! Guarantees: `recover` either returns a log whose every record before the
-//! write position is valid, with ids that are consecutive but for declared
-//! gaps, and that holds everything its log mark (`MARK`, see
-//! [`spool_core::mark`]) says it held; or an error naming what is wrong
-//! (the segment and offset of the corruption, or the segments or records
-//! missing). It never skips bad bytes and never cuts anything before the
+//! Guarantees: `recover` either returns a log with ids that are consecutive
+//! but for declared gaps, every record of the segments it read valid, that
+//! holds everything its log mark (`MARK`, see [`spool_core::mark`]) says it
+//! held; or an error naming what is wrong (the segment and offset of the
+//! corruption, or the segments or records missing). The records of sealed
+//! segments taken from their indexes are not read, so start-up time does
+//! not grow with the log: checking their CRCs is `spool verify`'s job, and
+//! every record a query or reader serves is checked as it is read. It
+//! never skips bad bytes it reads and never cuts anything before the
 //! checks passed. With `repair`, a torn tail of the active segment is
 //! zeroed and synced before it returns, and stale temporary files from an
 //! interrupted segment creation are removed.
@@ -30,6 +34,7 @@ use spool_core::recover::{is_unwritten, Corruption, LogScan, SegmentScan};
 
 use super::backend::{Access, OsStorage, Storage, StorageError};
 use super::files::{parse_segment_file_name, segment_file_name, MARK_FILE};
+use super::index_files::index_file_name;
 
 /// Why a data directory cannot be opened.
 #[derive(Debug)]
@@ -184,9 +189,11 @@ pub fn read_mark(dir: &Path) -> Result<Result<Option<LogMark>, MarkError>, OpenE
     read_mark_in(&OsStorage::new(dir))
 }
 
-/// Scans every segment of `storage` in order with the core's [`LogScan`]
+/// Scans the segments of `storage` in order with the core's [`LogScan`]
 /// (`gaps`: id ranges declared lost), calling `visit` with each file's
-/// bytes and its scan. Stops at the first corruption. Returns the scan for
+/// bytes and its scan. A sealed segment with a persisted index that checks
+/// out is taken from the index, unread (see [`take_from_index`]); the
+/// newest segments are always read. Stops at the first corruption. Returns the scan for
 /// [`LogScan::found`] and [`LogScan::finish`].
 pub fn scan_segments<S: Storage>(
     storage: &S,
@@ -201,6 +208,9 @@ pub fn scan_segments<S: Storage>(
         .with_gaps(gaps);
     while let Some(id) = log.next_segment() {
         let name = segment_file_name(id);
+        if log.next_is_sealed() && take_from_index(storage, &mut log, id)? {
+            continue;
+        }
         let (bytes, stat) = storage.read(&name).map_err(storage_err(storage, &name))?;
         let sealed_at = stat.modified_secs.saturating_mul(1_000_000_000);
         let scan = log
@@ -209,6 +219,44 @@ pub fn scan_segments<S: Storage>(
         visit(id, &bytes, &scan)?;
     }
     Ok(log)
+}
+
+/// Takes sealed segment `id` from its persisted index instead of its
+/// bytes, if the index decodes (magic, version, CRC), names this segment,
+/// covers no more than the file holds, and its ids continue the log.
+/// `false` (read the segment instead) otherwise: an index is never
+/// trusted further than that, and start-up does not read old segments
+/// whole (that is `spool verify`'s job; a query checks every record it
+/// serves).
+fn take_from_index<S: Storage>(
+    storage: &S,
+    log: &mut LogScan,
+    id: SegmentId,
+) -> Result<bool, OpenError> {
+    let Ok((bytes, _)) = storage.read(&index_file_name(id)) else {
+        return Ok(false);
+    };
+    let Ok(index) = spool_core::index::decode(&bytes) else {
+        return Ok(false);
+    };
+    let (Some(first), Some(last)) = (index.first_id(), index.last_id()) else {
+        return Ok(false);
+    };
+    if index.segment() != id || !log.continues(first, last) {
+        return Ok(false);
+    }
+    let name = segment_file_name(id);
+    let file = storage
+        .open(&name, Access::Read)
+        .map_err(storage_err(storage, &name))?;
+    let stat = storage.stat(&file).map_err(storage_err(storage, &name))?;
+    if index.covered_len() > stat.len {
+        return Ok(false);
+    }
+    let sealed_at = stat.modified_secs.saturating_mul(1_000_000_000);
+    Ok(log
+        .push_indexed(first, last, index.covered_len(), stat.len, sealed_at)
+        .is_ok())
 }
 
 /// Opens the log in `storage` for writing: scans it, checks it against its
