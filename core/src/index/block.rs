@@ -6,9 +6,32 @@
 //! summary can prove that no record in the block matches a filter, never
 //! the opposite.
 
-use crate::entry::EntryRef;
-use crate::index::services::{service_hash, ServiceSet};
+use crate::entry::{EntryRef, Level};
+use crate::index::services::{service_hash_bytes, ServiceSet};
 use crate::record::Lsn;
+
+/// The fields of a record an index keeps: from a decoded entry, or read
+/// straight from a payload's fixed fields
+/// ([`crate::entry::EntryRef::peek_fields`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Fields<'a> {
+    /// The record's own timestamp.
+    pub timestamp_ns: u64,
+    /// Its level.
+    pub level: Level,
+    /// Its service name's bytes.
+    pub service: &'a [u8],
+}
+
+impl<'a> From<&EntryRef<'a>> for Fields<'a> {
+    fn from(e: &EntryRef<'a>) -> Self {
+        Fields {
+            timestamp_ns: e.timestamp_ns,
+            level: e.level,
+            service: e.service.as_bytes(),
+        }
+    }
+}
 
 /// Bitmask with one bit per [`crate::entry::Level`] (`1 << level as u8`).
 pub type LevelMask = u8;
@@ -32,9 +55,9 @@ pub struct BlockSummary {
 
 impl BlockSummary {
     /// A block holding just the frame at `offset`.
-    pub(crate) fn first(id: Lsn, offset: u64, frame_len: u32, entry: &EntryRef<'_>) -> Self {
+    pub(crate) fn first(id: Lsn, offset: u64, frame_len: u32, entry: &Fields<'_>) -> Self {
         let mut services = ServiceSet::default();
-        services.insert(service_hash(entry.service));
+        services.insert(service_hash_bytes(entry.service));
         BlockSummary {
             first_id: id,
             last_id: id,
@@ -50,14 +73,14 @@ impl BlockSummary {
 
     /// Adds the frame that directly follows the block; the caller checked
     /// that it does and that the length fits.
-    pub(crate) fn extend(&mut self, id: Lsn, frame_len: u32, entry: &EntryRef<'_>) {
+    pub(crate) fn extend(&mut self, id: Lsn, frame_len: u32, entry: &Fields<'_>) {
         self.last_id = id;
         self.len += frame_len;
         self.records += 1;
         self.min_ts = self.min_ts.min(entry.timestamp_ns);
         self.max_ts = self.max_ts.max(entry.timestamp_ns);
         self.levels |= 1 << entry.level as u8;
-        self.services.insert(service_hash(entry.service));
+        self.services.insert(service_hash_bytes(entry.service));
     }
 
     /// The id of the block's first (oldest) record.

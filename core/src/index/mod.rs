@@ -44,9 +44,9 @@ use crate::record::{
     SEGMENT_HEADER_LEN,
 };
 
-pub use block::{BlockSummary, LevelMask, ALL_LEVELS};
+pub use block::{BlockSummary, Fields, LevelMask, ALL_LEVELS};
 pub use persist::{decode, encode, BlockFault, IndexError, INDEX_MAGIC, INDEX_VERSION};
-pub use services::{service_hash, ServiceSet, BLOOM_BITS, EXACT_SERVICES};
+pub use services::{service_hash, service_hash_bytes, ServiceSet, BLOOM_BITS, EXACT_SERVICES};
 
 /// The smallest frame a record can have: a frame header and an entry with
 /// empty strings.
@@ -261,6 +261,19 @@ impl IndexBuilder {
         offset: u64,
         frame_len: u64,
         entry: &EntryRef<'_>,
+    ) -> Result<(), PushError> {
+        self.push_fields(id, offset, frame_len, &Fields::from(entry))
+    }
+
+    /// [`IndexBuilder::push`] from the fields an index keeps, read from a
+    /// payload without decoding it whole (cheaper: no UTF-8 check of the
+    /// message and metadata).
+    pub fn push_fields(
+        &mut self,
+        id: Lsn,
+        offset: u64,
+        frame_len: u64,
+        entry: &Fields<'_>,
     ) -> Result<(), PushError> {
         if offset != self.index.end {
             return Err(PushError::NotContiguous {

@@ -28,8 +28,13 @@ const BLOOM_PROBES: usize = 4;
 /// Persisted indexes store these hashes: changing the function requires a
 /// new [`crate::index::INDEX_VERSION`].
 pub fn service_hash(service: &str) -> u64 {
+    service_hash_bytes(service.as_bytes())
+}
+
+/// [`service_hash`] of a service name's bytes (as a payload holds them).
+pub fn service_hash_bytes(service: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in service.as_bytes() {
+    for &b in service {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }

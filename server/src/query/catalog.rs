@@ -17,9 +17,11 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use spool_core::entry::EntryRef;
-use spool_core::index::{IndexBuilder, SegmentIndex};
-use spool_core::record::{decode_frame, Decoded, FrameError, Lsn, SegmentId, MAX_PAYLOAD_LEN};
+use spool_core::entry::{EntryRef, Level};
+use spool_core::index::{Fields, IndexBuilder, SegmentIndex};
+use spool_core::record::{
+    decode_frame_unchecked, Decoded, FrameError, Lsn, SegmentId, MAX_PAYLOAD_LEN,
+};
 
 use crate::storage::files::segment_file_name;
 use crate::storage::index_files;
@@ -255,7 +257,10 @@ impl Catalog {
                     })
                 };
                 let rest = &bytes[pos..];
-                let frame = match decode_frame(rest, segment, MAX_PAYLOAD_LEN) {
+                // Structure only, no CRC: these are records this process
+                // just made durable (or a sealed segment whose index was
+                // lost); every record a query serves is CRC-checked then.
+                let frame = match decode_frame_unchecked(rest, MAX_PAYLOAD_LEN) {
                     Ok(Decoded::Record(frame)) => frame,
                     Ok(Decoded::NeedMore { .. }) if n == buf.len() && pos > 0 => break,
                     Ok(Decoded::NeedMore { needed }) if n == buf.len() => {
@@ -276,10 +281,18 @@ impl Catalog {
                 if frame.seq > upto {
                     return Ok(());
                 }
-                let entry = EntryRef::decode(frame.payload).map_err(|e| damaged(e.to_string()))?;
+                let fields = EntryRef::peek_fields(frame.payload)
+                    .and_then(|(timestamp_ns, level, service)| {
+                        Some(Fields {
+                            timestamp_ns,
+                            level: Level::from_u8(level)?,
+                            service,
+                        })
+                    })
+                    .ok_or_else(|| damaged("a record that is not a log entry".to_owned()))?;
                 let len = frame.encoded_len();
                 builder
-                    .push(frame.seq, offset, len, &entry)
+                    .push_fields(frame.seq, offset, len, &fields)
                     .map_err(|e| damaged(e.to_string()))?;
                 pos += len as usize;
             }
