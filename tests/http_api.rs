@@ -1133,3 +1133,23 @@ fn second_daemon_on_same_dir_refuses_to_start() {
     let records = cat(dir.path());
     assert_eq!(records.len(), 2);
 }
+
+/// A second daemon on a taken address says which address and which flag,
+/// and exits 1 without touching its data directory's log.
+#[test]
+fn an_address_in_use_names_the_address_and_the_flag() {
+    let dir = TempDir::new("addr-a");
+    let mut s = start(dir.path(), &[]);
+    let other = TempDir::new("addr-b");
+    let taken = s.addr.to_string();
+    let (status, log) = match try_start(other.path(), &["--listen", &taken], &[]) {
+        Ok(_) => panic!("started on a taken address"),
+        Err(e) => e,
+    };
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
+    assert!(
+        log.contains(&taken) && log.contains("already in use") && log.contains("--listen"),
+        "{log}"
+    );
+    stop(&mut s);
+}
