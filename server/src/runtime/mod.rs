@@ -15,12 +15,14 @@
 //! SIGINT/SIGTERM the listener closes, requests already received are
 //! answered (with `Connection: close`), and the loop returns.
 
+mod apply;
 mod parked;
 mod signals;
+mod sockets;
 mod timers;
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -29,23 +31,22 @@ use std::time::Duration;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
-use spool_core::commit::Event;
 use spool_core::mark::MarkProblem;
 use spool_core::record::Lsn;
-use spool_core::segment::DeleteReason;
 use spool_core::time::Instant;
-use spool_proto::http::{Method, Request, Version};
+use spool_proto::http::Version;
 
-use crate::app::{self, reply, Context, Counters, Outcome, Phase};
+use crate::app::{reply, Phase};
 use crate::clock;
 use crate::config::ServeConfig;
-use crate::conn::http::{ConnLimits, HttpConn, Step, FREE_BUFFER, READ_CHUNK};
+use crate::conn::http::{ConnLimits, HttpConn, READ_CHUNK};
 use crate::embed::{Log, LogOptions};
 use crate::metrics::{Histogram, LogMetrics, LATENCY_BOUNDS};
 use crate::query::catalog::Catalog;
-use crate::query::pool::{JobKind, Pool};
+use crate::query::pool::Pool;
 use crate::query::ReadSide;
 use crate::storage::recovery::OpenError;
+use apply::RecentRate;
 use parked::ParkedRequests;
 use timers::Timers;
 
@@ -91,35 +92,6 @@ struct ParkedJob {
     head_only: bool,
     long: bool,
     since: Instant,
-}
-
-/// Records made durable per second, over the last ten whole seconds.
-#[derive(Default)]
-struct RecentRate {
-    /// (second since start, records) for the newest seconds.
-    buckets: VecDeque<(u64, u64)>,
-}
-
-impl RecentRate {
-    fn add(&mut self, now: Instant, records: u64) {
-        let second = now.as_nanos() / 1_000_000_000;
-        match self.buckets.back_mut() {
-            Some((s, n)) if *s == second => *n += records,
-            _ => self.buckets.push_back((second, records)),
-        }
-        while self.buckets.len() > 11 {
-            self.buckets.pop_front();
-        }
-    }
-
-    fn last_10s(&self, now: Instant) -> u64 {
-        let second = now.as_nanos() / 1_000_000_000;
-        self.buckets
-            .iter()
-            .filter(|(s, _)| *s < second && *s + 10 >= second)
-            .map(|(_, n)| n)
-            .sum()
-    }
 }
 
 /// The daemon's own histograms (the log's are recorded by its IO threads).
@@ -523,339 +495,6 @@ impl Server {
         }
         self.free.push(idx);
     }
-
-    /// Reads what the connection may take, handles the complete requests,
-    /// and sends answers; at most `REQUESTS_PER_TURN` requests and
-    /// `READS_PER_TURN` reads, after which it is queued for the next turn.
-    fn service(&mut self, idx: usize, now: Instant) {
-        let mut requests = 0;
-        let mut reads = 0;
-        let mut more = false;
-        loop {
-            // Requests already buffered first: reading is bounded by them.
-            loop {
-                if requests == REQUESTS_PER_TURN {
-                    more = true;
-                    break;
-                }
-                let Some(slot) = self.slot(idx) else {
-                    return;
-                };
-                match slot.conn.next_request(now) {
-                    Step::Request(req) => {
-                        requests += 1;
-                        self.recharge(idx);
-                        self.dispatch(idx, req, now);
-                    }
-                    Step::Error(e) => {
-                        slot.conn
-                            .refuse(now, |out| e.write_to(out, Version::Http11));
-                        self.recharge(idx);
-                        break;
-                    }
-                    Step::Idle => {
-                        self.recharge(idx);
-                        break;
-                    }
-                }
-            }
-            if more {
-                break;
-            }
-            let draining = self.draining.is_some();
-            let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else {
-                return;
-            };
-            let room = slot.conn.room().min(self.scratch.len());
-            if room == 0 {
-                break;
-            }
-            if reads == READS_PER_TURN {
-                more = true;
-                break;
-            }
-            reads += 1;
-            match slot.stream.read(&mut self.scratch[..room]) {
-                Ok(0) => slot.conn.peer_closed(),
-                Ok(n) => slot.conn.received(&self.scratch[..n], now),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Drained: at shutdown a connection with nothing in hand closes.
-                    if draining && slot.conn.is_quiet() {
-                        self.close(idx);
-                        return;
-                    }
-                    break;
-                }
-                Err(_) => {
-                    slot.conn.peer_closed();
-                    slot.conn.write_failed();
-                }
-            }
-        }
-        if more {
-            self.enqueue(idx);
-        }
-        self.flush(idx, now);
-    }
-
-    /// Recounts what the connection buffers against `--max-buffered`. A
-    /// request that needs more than `FREE_BUFFER` and would take the total
-    /// past it is refused with 503 (nothing of it is stored) and the
-    /// connection closes. Heads and small bodies are always taken (and
-    /// counted): they are bounded per connection, and a producer of small
-    /// requests is never refused because others send large ones.
-    /// Returns whether the connection was refused.
-    fn recharge(&mut self, idx: usize) -> bool {
-        let max = self.cfg.max_buffered;
-        let total = self.buffered;
-        let Some(slot) = self.slot(idx) else {
-            return false;
-        };
-        let want = slot.conn.buffered();
-        let others = total - slot.charged;
-        let over = want > slot.charged
-            && want > FREE_BUFFER
-            && slot.conn.in_body()
-            && (others as u64).saturating_add(want as u64) > max;
-        if over {
-            slot.conn.refuse(clock::mono(), |out| {
-                reply::too_much_buffered(max).write(out, Version::Http11, false)
-            });
-            slot.charged = slot.conn.buffered();
-            self.buffered = others + slot.charged;
-            return true;
-        }
-        slot.charged = want;
-        self.buffered = others + want;
-        false
-    }
-
-    /// Hands a request to the application and applies the outcome.
-    fn dispatch(&mut self, idx: usize, req: Request, now: Instant) {
-        let ctx = Context {
-            cfg: &self.cfg,
-            phase: self.phase(),
-            now: spool_core::time::Now {
-                mono: now,
-                wall: clock::wall(),
-            },
-            counters: Counters {
-                uptime: clock::until(self.started, now),
-                open_connections: self.open_conns,
-                requests: self.requests,
-                refused_records: self.refused_records,
-                records_last_10s: self.recent.last_10s(now),
-            },
-        };
-        let outcome = app::handle(&req, &ctx);
-        let head_only = req.method == Method::Head;
-        let version = req.version;
-        let reply = match outcome {
-            Outcome::Reply(reply) => reply,
-            Outcome::Append(payloads) => {
-                match self
-                    .log
-                    .handoff()
-                    .submit(ctx.now, payloads.iter().map(Vec::as_slice))
-                {
-                    Ok(ticket) => {
-                        let Some(slot) = self.slot(idx) else {
-                            return;
-                        };
-                        slot.conn.park();
-                        let generation = slot.generation;
-                        self.parked
-                            .park(ticket, idx, generation, version, req.keep_alive, now);
-                        return;
-                    }
-                    Err(e) => {
-                        if e == spool_core::commit::SubmitError::Busy {
-                            self.refused_records += payloads.len() as u64;
-                        }
-                        reply::refused(e)
-                    }
-                }
-            }
-            Outcome::Job(kind, job) => {
-                self.next_job += 1;
-                let id = self.next_job;
-                let long = matches!(kind, JobKind::Long);
-                if self.pool.try_submit(id, kind, job) {
-                    let Some(slot) = self.slot(idx) else {
-                        return;
-                    };
-                    slot.conn.park();
-                    let generation = slot.generation;
-                    self.jobs.insert(
-                        id,
-                        ParkedJob {
-                            conn: idx,
-                            generation,
-                            version,
-                            keep_alive: req.keep_alive,
-                            head_only,
-                            long,
-                            since: now,
-                        },
-                    );
-                    return;
-                }
-                reply::too_many_queries()
-            }
-        };
-        self.requests += 1;
-        if let Some(slot) = self.slot(idx) {
-            let keep_alive = slot.conn.keep_alive(req.keep_alive);
-            slot.conn.answer(now, keep_alive, |out| {
-                reply.write_maybe_head(out, version, keep_alive, head_only)
-            });
-        }
-    }
-
-    /// Answers the connections whose jobs finished.
-    fn on_job_answers(&mut self, now: Instant) {
-        let mut answers = Vec::new();
-        let jobs = &self.jobs;
-        self.pool
-            .take_answers(&mut answers, |id| jobs.get(&id).is_some_and(|j| j.long));
-        for (id, reply) in answers {
-            let Some(job) = self.jobs.remove(&id) else {
-                continue;
-            };
-            self.answer_conn(
-                job.conn,
-                job.generation,
-                job.since,
-                now,
-                job.keep_alive,
-                |out, keep_alive| {
-                    reply.write_maybe_head(out, job.version, keep_alive, job.head_only)
-                },
-            );
-        }
-    }
-
-    /// Answers a parked request on its connection, if that connection is
-    /// still the one that sent it, and serves what queued up behind it.
-    fn answer_parked(&mut self, p: parked::Parked, reply: reply::Reply, now: Instant) {
-        self.answer_conn(
-            p.conn,
-            p.generation,
-            p.since,
-            now,
-            p.keep_alive,
-            |out, keep_alive| reply.write(out, p.version, keep_alive),
-        );
-    }
-
-    fn answer_conn(
-        &mut self,
-        idx: usize,
-        generation: u64,
-        since: Instant,
-        now: Instant,
-        keep_alive: bool,
-        write: impl FnOnce(&mut Vec<u8>, bool),
-    ) {
-        self.requests += 1;
-        self.pool
-            .read_side()
-            .metrics
-            .request_seconds
-            .observe(now.nanos_since(since) as f64 / 1e9);
-        let Some(slot) = self.slot(idx) else {
-            return;
-        };
-        if slot.generation != generation {
-            return; // the client went away; its records are durable regardless
-        }
-        let keep_alive = slot.conn.keep_alive(keep_alive);
-        slot.conn
-            .answer(now, keep_alive, |out| write(out, keep_alive));
-        // Pipelined requests behind this one can go now.
-        self.enqueue(idx);
-    }
-
-    fn flush(&mut self, idx: usize, now: Instant) {
-        let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else {
-            return;
-        };
-        let room_before = slot.conn.room();
-        while !slot.conn.unsent().is_empty() {
-            match slot.stream.write(slot.conn.unsent()) {
-                Ok(0) => {
-                    slot.conn.write_failed();
-                    break;
-                }
-                Ok(n) => slot.conn.sent(n, now),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    // Peer gone: drop what it will never read.
-                    slot.conn.write_failed();
-                    break;
-                }
-            }
-        }
-        let pending = !slot.conn.unsent().is_empty();
-        if pending != slot.writable_interest {
-            let interest = if pending {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            let _ = self.poll.registry().reregister(
-                &mut slot.stream,
-                Token(idx + FIRST_CONN),
-                interest,
-            );
-            slot.writable_interest = pending;
-        }
-        if slot.conn.finished() {
-            self.close(idx);
-        } else if room_before == 0 && slot.conn.room() > 0 {
-            // Output drained below its bound: requests may be read again.
-            self.enqueue(idx);
-        }
-    }
-
-    /// Fires due connection deadlines: a 408 for a request not received in
-    /// time, a close for an idle connection or one whose answers are not
-    /// read. A timer that finds its deadline moved re-arms it.
-    fn fire_timers(&mut self, now: Instant) {
-        while let Some((_, idx, generation)) = self.timers.pop_due(now) {
-            let Some(slot) = self.slot(idx) else {
-                continue;
-            };
-            if slot.generation != generation {
-                continue;
-            }
-            match slot.conn.deadline() {
-                Some((at, why)) if at <= now => {
-                    slot.conn.expire(why, now, |out| {
-                        reply::error(
-                            408,
-                            "request not received in time; send the whole request promptly",
-                        )
-                        .write(out, Version::Http11, false)
-                    });
-                    let next = slot.conn.soonest_from(now);
-                    self.timers.arm(next, idx, generation);
-                    self.recharge(idx);
-                    self.flush(idx, now);
-                }
-                Some((at, _)) => {
-                    let next = at.min(slot.conn.soonest_from(now));
-                    self.timers.arm(next, idx, generation);
-                }
-                None => {
-                    let next = slot.conn.soonest_from(now);
-                    self.timers.arm(next, idx, generation);
-                }
-            }
-        }
-    }
 }
 
 /// Start-up messages about what recovery did.
@@ -877,83 +516,6 @@ fn report_recovery(log: &Log) {
                 "spool: WARNING: without a MARK nothing bounds the ids handed out before: ids continue after the last record present; if newer segments were lost too, their ids are given again"
             ),
             None => eprintln!("spool: WARNING: no id that was handed out is missing; ids continue after the last record present"),
-        }
-    }
-}
-
-impl Server {
-    /// Applies the group commit's events: answers parked requests, reports
-    /// failures and retention deletions.
-    fn on_log_events(&mut self, now: Instant) {
-        let mut events = Vec::new();
-        self.log.handoff().take_events(&mut events);
-        for ev in events {
-            match ev {
-                Event::Durable(upto) => {
-                    self.recent
-                        .add(now, upto.0.saturating_sub(self.durable_seen.0));
-                    self.durable_seen = upto;
-                    for p in self.parked.durable(upto) {
-                        let r = reply::accepted(p.first, p.last);
-                        self.answer_parked(p, r, now);
-                    }
-                }
-                Event::Rejected { first, last, epoch } => {
-                    for p in self.parked.rejected(first, last, epoch) {
-                        self.answer_parked(p, reply::disk_full(), now);
-                    }
-                }
-                Event::Failed { error, .. } => {
-                    eprintln!("spool: write or sync failed ({error}); nothing after the last durable record is acknowledged; exiting after answering");
-                    self.failed = true;
-                    for p in self.parked.take_all() {
-                        self.answer_parked(p, reply::unavailable(true), now);
-                    }
-                    self.start_draining(now);
-                }
-                Event::Deleted {
-                    segment,
-                    first,
-                    last,
-                    file_bytes,
-                    reason,
-                } => {
-                    let ids = if first.0 == 0 {
-                        "no records".to_owned()
-                    } else {
-                        format!("ids {first}..={last}")
-                    };
-                    let why = match reason {
-                        DeleteReason::Size => format!(
-                            "all segments took more than --retention-bytes {}",
-                            self.cfg.retention_bytes
-                        ),
-                        DeleteReason::Age => format!(
-                            "sealed longer ago than --retention-age {:?} (wall clock)",
-                            self.cfg.retention_age.unwrap_or_default()
-                        ),
-                    };
-                    eprintln!(
-                        "spool: retention deleted {} ({ids}, {file_bytes} bytes): {why}",
-                        crate::storage::files::segment_file_name(segment)
-                    );
-                }
-                Event::Rotated { .. } => {
-                    // Finish and persist the sealed segment's index now, off
-                    // the loop, rather than at the next query (best effort:
-                    // skipped when the pool is full; queries catch up).
-                    let _ = self.pool.try_submit(
-                        0,
-                        JobKind::Query,
-                        Box::new(|rs: &ReadSide| {
-                            if let Err(e) = rs.current_catalog() {
-                                eprintln!("spool: indexing the log: {e}");
-                            }
-                            reply::Reply::json(200, Vec::new())
-                        }),
-                    );
-                }
-            }
         }
     }
 }
