@@ -103,6 +103,15 @@ impl Default for LogMetrics {
     }
 }
 
+/// The daemon's histograms: its own (the event loop records request
+/// latency) and the log's (recorded by the IO threads).
+pub struct Metrics {
+    /// From a request's hand-off to the application to its answer.
+    pub request_seconds: Histogram,
+    /// The log's commit histograms.
+    pub log: std::sync::Arc<LogMetrics>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

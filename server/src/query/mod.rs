@@ -34,7 +34,7 @@ pub struct ReadSide {
     /// Queries answered.
     pub queries: AtomicU64,
     /// The daemon's histograms.
-    pub metrics: Arc<crate::runtime::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ReadSide {

@@ -41,7 +41,7 @@ use crate::clock;
 use crate::config::ServeConfig;
 use crate::conn::http::{ConnLimits, HttpConn, READ_CHUNK};
 use crate::embed::{Log, LogOptions};
-use crate::metrics::{Histogram, LogMetrics, LATENCY_BOUNDS};
+use crate::metrics::{Histogram, LogMetrics, Metrics, LATENCY_BOUNDS};
 use crate::query::catalog::Catalog;
 use crate::query::pool::Pool;
 use crate::query::ReadSide;
@@ -92,14 +92,6 @@ struct ParkedJob {
     head_only: bool,
     long: bool,
     since: Instant,
-}
-
-/// The daemon's own histograms (the log's are recorded by its IO threads).
-pub struct Metrics {
-    /// From a request's hand-off to the application to its answer.
-    pub request_seconds: Histogram,
-    /// The log's commit histograms.
-    pub log: Arc<LogMetrics>,
 }
 
 /// The running daemon.
