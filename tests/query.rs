@@ -392,6 +392,10 @@ fn stats_and_metrics_agree_with_what_was_sent() {
     };
     assert_eq!(value("spool_records_total"), total as f64);
     assert_eq!(value("spool_records_stored"), total as f64);
+    assert_eq!(
+        value("spool_record_bytes"),
+        st["record_bytes"].as_f64().unwrap()
+    );
     assert_eq!(value("spool_fsyncs_total"), st["fsyncs"].as_f64().unwrap());
     assert_eq!(
         value("spool_commit_records_count"),
@@ -664,6 +668,16 @@ fn partial_answers_continue_exactly_and_the_query_cap_answers_503() {
             })
         })
         .collect();
+    // Monitoring has its own slots: query load never blacks it out.
+    for _ in 0..20 {
+        assert_eq!(get(addr, "/stats").status, 200);
+        assert_eq!(get(addr, "/metrics").status, 200);
+    }
+    // A second /simulate while one runs: 503 saying so.
+    let second = post(addr, "/simulate?count=10", "text/plain", b"");
+    if second.status == 503 {
+        assert!(second.text().contains("already running"), "{}", second.text());
+    }
     for t in busy {
         for (status, retry, text) in t.join().unwrap() {
             assert!(status == 200 || status == 503, "{status} {text}");
@@ -681,4 +695,166 @@ fn partial_answers_continue_exactly_and_the_query_cap_answers_503() {
     );
     assert_eq!(long.join().unwrap().status, 200);
     stop(&mut s);
+}
+
+/// Offsets (in the file) of every frame of a segment: (id, frame offset,
+/// frame length).
+fn frames_of(seg: &std::path::Path) -> Vec<(u64, usize, usize)> {
+    use spool_core::record::{
+        decode_frame, Decoded, SegmentId, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
+    };
+    let bytes = std::fs::read(seg).unwrap();
+    let name = seg.file_name().unwrap().to_string_lossy().into_owned();
+    let id: u64 = name.trim_end_matches(".seg").parse().unwrap();
+    let mut at = SEGMENT_HEADER_LEN as usize;
+    let mut out = Vec::new();
+    while let Ok(Decoded::Record(f)) = decode_frame(&bytes[at..], SegmentId(id), MAX_PAYLOAD_LEN) {
+        let len = f.encoded_len() as usize;
+        out.push((f.seq.0, at, len));
+        at += len;
+    }
+    out
+}
+
+/// Damage a filter would not look at, or that hides a record from the
+/// filter (a level byte turned from ERROR to INFO, a byte of the needle),
+/// is never answered as a shorter result: the block's CRC refuses it.
+#[test]
+fn damage_that_would_hide_a_record_from_a_filter_is_an_error() {
+    let dir = TempDir::new("query-hide");
+    // Segments of 8 blocks: the damage goes in a middle block, which
+    // start-up does not read (it checks a sealed segment's first and last
+    // blocks against its index).
+    let args = ["--segment-size", "256KiB", "--max-record", "16KiB"];
+    let mut s = start(dir.path(), &args);
+    let mut body = String::new();
+    for i in 0..4000 {
+        let level = if i % 2 == 0 { "ERROR" } else { "INFO" };
+        body.push_str(&format!(
+            "{{\"level\":\"{level}\",\"message\":\"rec {i} needle {}\"}}\n",
+            "x".repeat(80)
+        ));
+    }
+    assert_eq!(post(s.addr, "/ingest", "application/x-ndjson", body.as_bytes()).status, 200);
+    stop(&mut s);
+    let seg = dir.path().join("00000000000000000001.seg");
+    assert!(dir.path().join("00000000000000000001.idx").exists());
+    let frames = frames_of(&seg);
+    let middle = frames.len() / 2;
+    let pristine = std::fs::read(&seg).unwrap();
+    // An ERROR record (odd id) whose level byte now says INFO: payload
+    // byte 9, after the 20-byte frame header.
+    let &(_, at, _) = frames[middle..]
+        .iter()
+        .find(|(id, _, _)| id % 2 == 1)
+        .unwrap();
+    let mut bytes = pristine.clone();
+    bytes[at + 20 + 9] = 2;
+    std::fs::write(&seg, &bytes).unwrap();
+    let mut s = start(dir.path(), &args);
+    let r = get(s.addr, "/logs?level=ERROR&limit=10000");
+    assert_error(&r, 500, &["00000000000000000001.seg", "verify"], "level byte flipped");
+    stop(&mut s);
+    // A byte of the needle in one record's message.
+    let (_, at, len) = frames[middle + 7];
+    let mut bytes = pristine.clone();
+    let frame = &bytes[at..at + len];
+    let n = frame.windows(6).position(|w| w == b"needle").unwrap();
+    bytes[at + n] = b'N';
+    std::fs::write(&seg, &bytes).unwrap();
+    let mut s = start(dir.path(), &args);
+    let r = get(s.addr, "/logs?q=needle&limit=10000");
+    assert_error(&r, 500, &["00000000000000000001.seg"], "needle byte flipped");
+    // The newest records, in the segments after it, are still served.
+    assert_eq!(get(s.addr, "/logs?limit=3").status, 200);
+    stop(&mut s);
+}
+
+/// An index file that checks out by its CRC, segment and ids but describes
+/// another segment's blocks (copied from another log) is found out by the
+/// first query that reads its blocks, rebuilt, and the answer is right.
+#[test]
+fn an_index_from_another_log_is_rebuilt_not_trusted() {
+    let make = |tag: &str, level: &str, pad: usize| {
+        let dir = TempDir::new(tag);
+        let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+        let mut s = start(dir.path(), &args);
+        let mut body = String::new();
+        for i in 0..1500 {
+            body.push_str(&format!(
+                "{{\"level\":\"{level}\",\"service\":\"svc{level}\",\"message\":\"r{i} {}\"}}\n",
+                "p".repeat(pad)
+            ));
+        }
+        assert_eq!(
+            post(s.addr, "/ingest", "application/x-ndjson", body.as_bytes()).status,
+            200
+        );
+        stop(&mut s);
+        dir
+    };
+    let a = make("query-idx-a", "INFO", 5);
+    let b = make("query-idx-b", "ERROR", 60);
+    // Same segment id and, with these sizes, ids starting at 1 in both.
+    let (ia, ib) = (
+        a.path().join("00000000000000000001.idx"),
+        b.path().join("00000000000000000001.idx"),
+    );
+    let decode =
+        |p: &std::path::Path| spool_core::index::decode(&std::fs::read(p).unwrap()).unwrap();
+    let (xa, xb) = (decode(&ia), decode(&ib));
+    assert_eq!(xa.first_id(), xb.first_id());
+    std::fs::copy(&ia, &ib).unwrap();
+    let mut s = start(
+        b.path(),
+        &["--segment-size", "64KiB", "--max-record", "16KiB"],
+    );
+    let want = frames_of(&b.path().join("00000000000000000001.seg")).len();
+    let mut got = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = get(
+            s.addr,
+            &format!("/logs?level=ERROR&service=svcERROR&limit=10000{cursor}"),
+        );
+        assert_eq!(page.status, 200, "{}", page.text());
+        let j = page.json();
+        got += j["count"].as_u64().unwrap() as usize;
+        match j["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(got, 1500, "every ERROR record ({want} in segment 1)");
+    let m = get(s.addr, "/metrics").text();
+    let rebuilt: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("spool_indexes_rebuilt_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rebuilt >= 1, "{m}");
+    stop(&mut s);
+}
+
+/// A sealed segment deleted by hand while the daemon runs is an error
+/// naming it, never a silently shorter answer.
+#[test]
+fn a_segment_deleted_by_hand_is_an_error_not_a_shorter_answer() {
+    let dir = TempDir::new("query-rm");
+    let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+    let mut s = start(dir.path(), &args);
+    let mut rng = Rng(3);
+    send(s.addr, &mut rng, 3000);
+    stop(&mut s);
+    let mut s = start(dir.path(), &args);
+    std::fs::remove_file(dir.path().join("00000000000000000001.seg")).unwrap();
+    let r = get(s.addr, "/logs?limit=10000");
+    assert_error(
+        &r,
+        500,
+        &["00000000000000000001.seg", "missing"],
+        "segment removed by hand",
+    );
+    s.kill9();
 }

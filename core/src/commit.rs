@@ -493,6 +493,13 @@ impl GroupCommit {
         &self.segments
     }
 
+    /// Whether retention has queued or started deleting `segment` (its file
+    /// may already be gone while [`GroupCommit::segments`] still lists it).
+    pub fn is_deleting(&self, segment: SegmentId) -> bool {
+        self.deletes.iter().any(|&(d, _)| d == segment)
+            || matches!(self.maintenance, Some(Maintenance::Delete(d, _)) if d == segment)
+    }
+
     /// The segment being written (`SegmentId(0)` before the first record).
     pub fn active(&self) -> SegmentId {
         self.active

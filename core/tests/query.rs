@@ -518,15 +518,24 @@ fn text_precheck_skips_blocks_without_the_needle() {
     let (got, skipped) = world.query(&filter, None, 100);
     assert!(got.is_empty());
     assert_eq!(skipped, 0, "the index cannot skip by text");
-    // Corrupt every record's CRC: a block without the needle is still
-    // answered, because no record is decoded.
+    // Damage the first record of each segment: a block without the needle
+    // is still refused when its CRC is known (sealed segments), never
+    // answered as if whole.
     for seg in &mut world.segments {
         let bytes = &mut seg.bytes;
         let at = SEGMENT_HEADER_LEN as usize;
         bytes[at] ^= 0xff;
     }
-    let (got, _) = world.query(&filter, None, 100);
-    assert!(got.is_empty());
+    let sealed = &world.segments[0];
+    let first = plan([sealed.index()], &filter, None)
+        .last()
+        .expect("the oldest block is planned");
+    let bytes = &sealed.bytes[first.offset as usize..(first.offset + first.len) as usize];
+    assert!(first.crc.is_some());
+    assert!(matches!(
+        scan_block(bytes, &first, &filter, 100, &mut Vec::new()),
+        Err(ScanError::BlockCrc { .. })
+    ));
     // A needle the oldest block holds: its scan decodes, and finds the damage.
     let word = world.records[0].1.message.split(' ').next().unwrap();
     let filter = Filter {
@@ -557,13 +566,16 @@ fn scan_reports_damage_and_stale_indexes_and_appends_nothing() {
     out.clear();
 
     // The index says the block starts one id later, ends one id earlier,
-    // or is shorter than it is.
+    // or is shorter than it is (without a block CRC, so the frames tell).
     let mut stale = range;
     stale.first_id = range.first_id.next();
+    stale.crc = None;
     let mut short = range;
     short.last_id = Lsn(range.last_id.0 - 1);
+    short.crc = None;
     let mut cut = range;
     cut.len -= 1;
+    cut.crc = None;
     for r in [stale, short] {
         let got = scan_block(&bytes[span.clone()], &r, &all, 10_000, &mut out);
         assert!(
@@ -592,12 +604,27 @@ fn scan_reports_damage_and_stale_indexes_and_appends_nothing() {
     assert!(matches!(got, Err(ScanError::Length { .. })), "{got:?}");
 
     // A damaged last record: an error, and the matches before it are not
-    // left in `out`.
+    // left in `out`. With the block's CRC the whole block is refused
+    // before any record is looked at; without it, the record's own CRC.
     bytes[span.end - 1] ^= 0x20;
     let mut out = Vec::new();
     let got = scan_block(&bytes[span.clone()], &range, &all, 10_000, &mut out);
+    assert!(matches!(got, Err(ScanError::BlockCrc { .. })), "{got:?}");
+    assert!(out.is_empty());
+    let mut no_crc = range;
+    no_crc.crc = None;
+    let got = scan_block(&bytes[span.clone()], &no_crc, &all, 10_000, &mut out);
     assert!(matches!(got, Err(ScanError::Frame { .. })), "{got:?}");
     assert!(out.is_empty());
+    // Damage in a record the filter would not select, or that the damage
+    // itself hides from the filter, is refused too: the block CRC covers
+    // every byte.
+    let rare = Filter {
+        text: Some((b"no such words".to_vec(), false)),
+        ..Filter::default()
+    };
+    let got = scan_block(&bytes[span.clone()], &range, &rare, 10_000, &mut out);
+    assert!(matches!(got, Err(ScanError::BlockCrc { .. })), "{got:?}");
 }
 
 /// A segment of about `bytes_wanted` bytes of realistic records: ~200-byte
@@ -659,7 +686,8 @@ fn index_memory_stays_within_the_stated_bound() {
         + 1;
     assert!(index.blocks().len() <= max_blocks);
     assert!(index.memory_bytes() <= std::mem::size_of::<SegmentIndex>() + block * max_blocks);
-    assert!(block <= 128, "BlockSummary grew to {block} bytes");
+    // 128 bytes of summary plus the block's CRC (an Option<u32>).
+    assert!(block <= 136, "BlockSummary grew to {block} bytes");
     assert!(per_record <= 1.0, "{per_record} bytes per record");
     println!(
         "{records} records of {mean_frame:.0} bytes: {} blocks of {block} bytes, {per_record:.3} index bytes per record",

@@ -51,11 +51,21 @@ pub struct BlockSummary {
     pub(crate) max_ts: u64,
     pub(crate) levels: LevelMask,
     pub(crate) services: ServiceSet,
+    /// CRC32 of the block's frame bytes (`offset..end`), when every frame
+    /// was pushed with its bytes: a reader checks a block it reads in one
+    /// pass, records it serves or not.
+    pub(crate) crc: Option<u32>,
 }
 
 impl BlockSummary {
     /// A block holding just the frame at `offset`.
-    pub(crate) fn first(id: Lsn, offset: u64, frame_len: u32, entry: &Fields<'_>) -> Self {
+    pub(crate) fn first(
+        id: Lsn,
+        offset: u64,
+        frame_len: u32,
+        entry: &Fields<'_>,
+        frame: Option<&[u8]>,
+    ) -> Self {
         let mut services = ServiceSet::default();
         services.insert(service_hash_bytes(entry.service));
         BlockSummary {
@@ -68,12 +78,27 @@ impl BlockSummary {
             max_ts: entry.timestamp_ns,
             levels: 1 << entry.level as u8,
             services,
+            crc: frame.map(crc32fast::hash),
         }
     }
 
     /// Adds the frame that directly follows the block; the caller checked
     /// that it does and that the length fits.
-    pub(crate) fn extend(&mut self, id: Lsn, frame_len: u32, entry: &Fields<'_>) {
+    pub(crate) fn extend(
+        &mut self,
+        id: Lsn,
+        frame_len: u32,
+        entry: &Fields<'_>,
+        frame: Option<&[u8]>,
+    ) {
+        self.crc = match (self.crc, frame) {
+            (Some(crc), Some(frame)) => {
+                let mut h = crc32fast::Hasher::new_with_initial(crc);
+                h.update(frame);
+                Some(h.finalize())
+            }
+            _ => None,
+        };
         self.last_id = id;
         self.len += frame_len;
         self.records += 1;
@@ -106,6 +131,39 @@ impl BlockSummary {
     /// Offset just past the block's last frame.
     pub fn end(&self) -> u64 {
         self.offset + u64::from(self.len)
+    }
+
+    /// Whether `bytes`, read at [`Self::offset`] of segment `segment`, are
+    /// the block this summary describes: the right length, the recorded
+    /// CRC (when known), and whole valid frames (each CRC-checked) from
+    /// [`Self::first_id`] to [`Self::last_id`], [`Self::records`] of them.
+    /// What start-up checks before taking a segment from its index.
+    pub fn describes(&self, segment: crate::record::SegmentId, bytes: &[u8]) -> bool {
+        use crate::record::{decode_frame, Decoded, MAX_PAYLOAD_LEN};
+        if bytes.len() as u64 != self.byte_len()
+            || self.crc.is_some_and(|c| crc32fast::hash(bytes) != c)
+        {
+            return false;
+        }
+        let (mut pos, mut count, mut first, mut last) = (0usize, 0u32, None, Lsn(0));
+        while pos < bytes.len() {
+            let Some(rest) = bytes.get(pos..) else {
+                return false;
+            };
+            let Ok(Decoded::Record(frame)) = decode_frame(rest, segment, MAX_PAYLOAD_LEN) else {
+                return false;
+            };
+            first.get_or_insert(frame.seq);
+            last = frame.seq;
+            count += 1;
+            pos += frame.encoded_len() as usize;
+        }
+        first == Some(self.first_id) && last == self.last_id && count == self.records
+    }
+
+    /// CRC32 of the block's bytes, if the index knows it (see the field).
+    pub fn crc(&self) -> Option<u32> {
+        self.crc
     }
 
     /// Records in the block (never zero).

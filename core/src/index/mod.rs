@@ -21,15 +21,16 @@
 //!
 //! # Memory
 //!
-//! A [`BlockSummary`] is 128 bytes in memory (the exact service set, 8 × 8
-//! bytes, is half of it), so an index costs 128 bytes per block. With the
+//! A [`BlockSummary`] is 136 bytes in memory (the exact service set, 8 × 8
+//! bytes, is about half of it; the block's CRC 8), so an index costs 136
+//! bytes per block. With the
 //! default target every closed block holds 32 KiB or 512 records, so per
-//! record an index holds at most `128 / 512 + 128 × frame / 32768` bytes:
-//! 0.25 plus 0.4% of the record's frame. Measured on ~190-byte records: 0.73
-//! bytes per record in memory, 0.47 persisted (4 MiB of memory per GiB of
-//! log). That is within 8 bytes per record for frames up to about 2 KiB;
-//! larger records cost more per record but never more than 0.4% of their
-//! size. `core/tests/query.rs` checks the bound.
+//! record an index holds at most `136 / 512 + 136 × frame / 32768` bytes:
+//! 0.27 plus 0.42% of the record's frame. Measured (before the block CRC
+//! was added) on ~190-byte records: 0.73 bytes per record in memory, 0.47
+//! persisted; the daemon reports its own figure in `/stats`. That is within
+//! 8 bytes per record for frames up to about 1.8 KiB; larger records cost
+//! more per record but never more than 0.42% of their size. `core/tests/query.rs` checks the bound.
 
 mod block;
 mod persist;
@@ -262,18 +263,29 @@ impl IndexBuilder {
         frame_len: u64,
         entry: &EntryRef<'_>,
     ) -> Result<(), PushError> {
-        self.push_fields(id, offset, frame_len, &Fields::from(entry))
+        self.push_with(id, offset, frame_len, &Fields::from(entry), None)
     }
 
-    /// [`IndexBuilder::push`] from the fields an index keeps, read from a
-    /// payload without decoding it whole (cheaper: no UTF-8 check of the
-    /// message and metadata).
-    pub fn push_fields(
+    /// Like [`IndexBuilder::push`], with the frame's bytes, so the block
+    /// keeps the CRC of its bytes ([`BlockSummary::crc`]), and the fields
+    /// an index keeps, read from the payload without decoding it whole.
+    pub fn push_frame(
+        &mut self,
+        id: Lsn,
+        offset: u64,
+        frame: &[u8],
+        fields: &Fields<'_>,
+    ) -> Result<(), PushError> {
+        self.push_with(id, offset, frame.len() as u64, fields, Some(frame))
+    }
+
+    fn push_with(
         &mut self,
         id: Lsn,
         offset: u64,
         frame_len: u64,
         entry: &Fields<'_>,
+        frame: Option<&[u8]>,
     ) -> Result<(), PushError> {
         if offset != self.index.end {
             return Err(PushError::NotContiguous {
@@ -297,11 +309,11 @@ impl IndexBuilder {
         match self.index.blocks.last_mut() {
             // An open block is below its byte target (at most 1 GiB) and
             // the frame at most 64 MiB: the sum fits in u32.
-            Some(block) if self.open => block.extend(id, len32, entry),
+            Some(block) if self.open => block.extend(id, len32, entry, frame),
             _ => {
                 self.index
                     .blocks
-                    .push(BlockSummary::first(id, offset, len32, entry));
+                    .push(BlockSummary::first(id, offset, len32, entry, frame));
             }
         }
         self.index.end = end;
@@ -330,9 +342,10 @@ impl IndexBuilder {
             };
             let entry = EntryRef::decode(frame.payload)
                 .map_err(|error| PushError::Entry { offset, error })?;
-            let len = frame.encoded_len();
-            self.push(frame.seq, offset, len, &entry)?;
-            pos += len as usize;
+            let len = frame.encoded_len() as usize;
+            let bytes = rest.get(..len).unwrap_or_default();
+            self.push_frame(frame.seq, offset, bytes, &Fields::from(&entry))?;
+            pos += len;
         }
     }
 

@@ -21,8 +21,10 @@
 //!
 //! Block: first id (8), last id (8), offset (8), byte length (4), records
 //! (4), min timestamp (8), max timestamp (8), level mask (1), service-set
-//! kind (1: 0 exact, 1 bloom), exact count `n` (1, 0 for bloom), then `n`
-//! service hashes (8 each) or the bloom filter's 32 bytes.
+//! kind (1: 0 exact, 1 bloom), exact count `n` (1, 0 for bloom), whether
+//! the block's CRC is known (1: 0 or 1), the CRC32 of the block's frame
+//! bytes (4, zero when unknown), then `n` service hashes (8 each) or the
+//! bloom filter's 32 bytes.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -37,11 +39,11 @@ pub const INDEX_MAGIC: [u8; 8] = *b"SPOOLIDX";
 
 /// The persisted index version written by this build. It covers the layout
 /// and [`crate::index::service_hash`].
-pub const INDEX_VERSION: u8 = 1;
+pub const INDEX_VERSION: u8 = 2;
 
 const HEADER_LEN: usize = 8 + 1 + 3 + 8 + 8 + 4;
 const CRC_LEN: usize = 4;
-const BLOCK_FIXED_LEN: usize = 8 + 8 + 8 + 4 + 4 + 8 + 8 + 1 + 1 + 1;
+const BLOCK_FIXED_LEN: usize = 8 + 8 + 8 + 4 + 4 + 8 + 8 + 1 + 1 + 1 + 1 + 4;
 const BLOOM_LEN: usize = BLOOM_BITS / 8;
 const KIND_EXACT: u8 = 0;
 const KIND_BLOOM: u8 = 1;
@@ -92,6 +94,8 @@ pub enum BlockFault {
     Levels,
     /// An unknown service-set kind or an exact count above the maximum.
     Services,
+    /// The block-CRC flag is neither 0 nor 1, or 0 with a CRC.
+    Crc,
 }
 
 impl fmt::Display for IndexError {
@@ -110,6 +114,7 @@ impl fmt::Display for IndexError {
                     BlockFault::Timestamps => "timestamps",
                     BlockFault::Levels => "levels",
                     BlockFault::Services => "services",
+                    BlockFault::Crc => "block checksum flag",
                 };
                 write!(f, "index block {block}: bad {what}")
             }
@@ -148,15 +153,21 @@ pub fn encode(index: &SegmentIndex) -> Vec<u8> {
         out.extend_from_slice(&b.min_ts.to_le_bytes());
         out.extend_from_slice(&b.max_ts.to_le_bytes());
         out.push(b.levels);
+        let crc = [u8::from(b.crc.is_some())];
+        let crc_bytes = b.crc.unwrap_or(0).to_le_bytes();
         match b.services.repr() {
             Repr::Exact { len, hashes } => {
                 out.extend_from_slice(&[KIND_EXACT, *len]);
+                out.extend_from_slice(&crc);
+                out.extend_from_slice(&crc_bytes);
                 for h in hashes.iter().take(usize::from(*len)) {
                     out.extend_from_slice(&h.to_le_bytes());
                 }
             }
             Repr::Bloom(bits) => {
                 out.extend_from_slice(&[KIND_BLOOM, 0]);
+                out.extend_from_slice(&crc);
+                out.extend_from_slice(&crc_bytes);
                 for word in bits {
                     out.extend_from_slice(&word.to_le_bytes());
                 }
@@ -210,6 +221,10 @@ pub fn decode(bytes: &[u8]) -> Result<SegmentIndex, IndexError> {
                 block: i,
                 fault: BlockFault::Services,
             },
+            Read::Crc => IndexError::BadBlock {
+                block: i,
+                fault: BlockFault::Crc,
+            },
         })?;
         check_block(&block, end, previous)
             .map_err(|fault| IndexError::BadBlock { block: i, fault })?;
@@ -236,6 +251,7 @@ pub fn decode(bytes: &[u8]) -> Result<SegmentIndex, IndexError> {
 enum Read {
     Truncated,
     Services,
+    Crc,
 }
 
 fn read_block(r: &mut Reader<'_>) -> Result<BlockSummary, Read> {
@@ -247,7 +263,13 @@ fn read_block(r: &mut Reader<'_>) -> Result<BlockSummary, Read> {
     let records = r.u32().map_err(t)?;
     let min_ts = r.u64().map_err(t)?;
     let max_ts = r.u64().map_err(t)?;
-    let [levels, kind, n] = r.array::<3>().map_err(t)?;
+    let [levels, kind, n, has_crc] = r.array::<4>().map_err(t)?;
+    let crc_value = r.u32().map_err(t)?;
+    let crc = match (has_crc, crc_value) {
+        (0, 0) => None,
+        (1, c) => Some(c),
+        _ => return Err(Read::Crc),
+    };
     let services = match kind {
         KIND_EXACT if usize::from(n) <= EXACT_SERVICES => {
             let mut hashes = [0u64; EXACT_SERVICES];
@@ -276,6 +298,7 @@ fn read_block(r: &mut Reader<'_>) -> Result<BlockSummary, Read> {
         max_ts,
         levels,
         services,
+        crc,
     })
 }
 

@@ -25,6 +25,9 @@ pub struct BlockRange {
     pub first_id: Lsn,
     /// The id of the block's last record.
     pub last_id: Lsn,
+    /// CRC32 of the block's bytes, when the index knows it: check it on
+    /// the bytes read before trusting any record in them.
+    pub crc: Option<u32>,
     /// Set when the cursor falls inside the block: only ids strictly below
     /// this one are wanted.
     pub below: Option<Lsn>,
@@ -114,6 +117,7 @@ impl<'a, I: Iterator<Item = &'a SegmentIndex>> Iterator for Plan<'a, I> {
                 len: block.byte_len(),
                 first_id: block.first_id(),
                 last_id: block.last_id(),
+                crc: block.crc(),
                 below: self.below.filter(|&b| b <= block.last_id()),
             });
         }

@@ -57,6 +57,15 @@ pub enum ScanError {
         /// What is wrong with the payload.
         error: EntryError,
     },
+    /// The block's bytes do not have the CRC the index recorded: either a
+    /// byte in the block is damaged, or the index describes other bytes.
+    /// The caller tells which by checking each frame's own CRC.
+    BlockCrc {
+        /// The segment.
+        segment: SegmentId,
+        /// Offset of the block in the segment.
+        offset: u64,
+    },
     /// The frames are valid but not the block the index describes (ids or
     /// frame boundaries differ): the index is stale and must be rebuilt.
     IndexMismatch {
@@ -83,6 +92,10 @@ impl fmt::Display for ScanError {
                 offset,
                 error,
             } => write!(f, "segment {segment} offset {offset}: {error}"),
+            ScanError::BlockCrc { segment, offset } => write!(
+                f,
+                "segment {segment} block at offset {offset}: checksum mismatch"
+            ),
             ScanError::IndexMismatch { segment, offset } => write!(
                 f,
                 "segment {segment} offset {offset}: records differ from the index"
@@ -112,6 +125,16 @@ pub fn scan_block<'a>(
         return Err(ScanError::Length {
             expected: range.len,
             got: bytes.len() as u64,
+        });
+    }
+    // One CRC over the whole block before anything in it is trusted: a
+    // damaged byte anywhere (a record that would not be selected, or that
+    // its damage would hide from the filter) is an error, never a
+    // silently shorter answer.
+    if range.crc.is_some_and(|crc| crc32fast::hash(bytes) != crc) {
+        return Err(ScanError::BlockCrc {
+            segment: range.segment,
+            offset: range.offset,
         });
     }
     if out.len() >= limit {

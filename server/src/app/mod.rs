@@ -103,8 +103,10 @@ pub fn handle(req: &Request, ctx: &Context<'_>) -> Outcome {
             Ok(q) => return Outcome::Job(JobKind::Query, read::logs_job(q)),
             Err(reply) => reply,
         },
-        "/stats" if get => return Outcome::Job(JobKind::Query, read::stats_job(ctx.counters)),
-        "/metrics" if get => return Outcome::Job(JobKind::Query, read::metrics_job(ctx.counters)),
+        "/stats" if get => return Outcome::Job(JobKind::Monitor, read::stats_job(ctx.counters)),
+        "/metrics" if get => {
+            return Outcome::Job(JobKind::Monitor, read::metrics_job(ctx.counters))
+        }
         "/logs" | "/logs/recent" | "/stats" | "/metrics" => not_allowed("GET, HEAD", req),
         "/simulate" if req.method == Method::Post => {
             if ctx.phase != Phase::Running {

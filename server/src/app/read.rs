@@ -316,6 +316,12 @@ pub(super) fn metrics_job(c: Counters) -> Job {
         );
         gauge(
             &mut out,
+            "spool_record_bytes",
+            "Bytes of the records in the log (frames, without preallocated space).",
+            f.record_bytes as f64,
+        );
+        gauge(
+            &mut out,
             "spool_index_bytes",
             "Bytes of segment indexes held in memory.",
             f.index_bytes as f64,

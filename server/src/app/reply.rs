@@ -70,6 +70,31 @@ pub fn error(status: u16, message: &str) -> Reply {
     Reply::json(status, json_error(status, message))
 }
 
+/// 503 when [`crate::query::pool::MAX_MONITOR_JOBS`] `/stats` and
+/// `/metrics` requests are queued or running.
+pub fn too_many_monitor_requests() -> Reply {
+    with_header(
+        error(
+            503,
+            "too many /stats and /metrics requests at once; retry after the delay",
+        ),
+        "Retry-After",
+        "1",
+    )
+}
+
+/// 503 when a `/simulate` is already running.
+pub fn simulation_running() -> Reply {
+    with_header(
+        error(
+            503,
+            "a /simulate is already running (one at a time); retry when it finishes",
+        ),
+        "Retry-After",
+        "1",
+    )
+}
+
 /// 503 when `--max-queries` are queued or running.
 pub fn too_many_queries() -> Reply {
     with_header(

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use spool_core::entry::{EntryRef, Level};
 use spool_core::index::{Fields, IndexBuilder, SegmentIndex};
 use spool_core::record::{
-    decode_frame_unchecked, Decoded, FrameError, Lsn, SegmentId, MAX_PAYLOAD_LEN,
+    decode_frame_unchecked, frame_is_intact, Decoded, FrameError, Lsn, SegmentId, MAX_PAYLOAD_LEN,
 };
 
 use crate::storage::files::segment_file_name;
@@ -166,7 +166,7 @@ impl Catalog {
             }
             let index = match self.active.take() {
                 Some(mut a) if a.builder.index().segment() == segment => {
-                    self.feed(&mut a.builder, last)?;
+                    self.feed(&mut a.builder, last, false)?;
                     a.builder.finish()
                 }
                 other => {
@@ -182,7 +182,7 @@ impl Catalog {
                                 );
                             }
                             let mut b = IndexBuilder::new(segment);
-                            self.feed(&mut b, last)?;
+                            self.feed(&mut b, last, true)?;
                             b.finish()
                         }
                     }
@@ -215,7 +215,7 @@ impl Catalog {
             },
         };
         let before = a.builder.index().covered_len();
-        let fed = self.feed(&mut a.builder, view.durable);
+        let fed = self.feed(&mut a.builder, view.durable, false);
         if a.builder.index().covered_len() != before {
             a.snapshot = None;
         }
@@ -227,7 +227,12 @@ impl Catalog {
     /// up to and including id `upto`. Stops early at the end of what is
     /// written; a frame that does not decode before `upto` is reached is
     /// damage.
-    fn feed(&mut self, builder: &mut IndexBuilder, upto: Lsn) -> Result<(), CatalogError> {
+    fn feed(
+        &mut self,
+        builder: &mut IndexBuilder,
+        upto: Lsn,
+        check_crc: bool,
+    ) -> Result<(), CatalogError> {
         let segment = builder.index().segment();
         if builder.index().last_id().is_some_and(|l| l >= upto) {
             return Ok(());
@@ -290,12 +295,43 @@ impl Catalog {
                         })
                     })
                     .ok_or_else(|| damaged("a record that is not a log entry".to_owned()))?;
-                let len = frame.encoded_len();
+                let len = frame.encoded_len() as usize;
+                let frame_bytes = rest.get(..len).unwrap_or_default();
+                // A sealed segment's index rebuilt from its file: every
+                // record is CRC-checked on the way, so the block CRCs are
+                // of good bytes. (The active segment's records were just
+                // made durable by this process.)
+                if check_crc && !frame_is_intact(frame_bytes, segment) {
+                    return Err(damaged(FrameError::BadCrc.to_string()));
+                }
                 builder
-                    .push_fields(frame.seq, offset, len, &fields)
+                    .push_frame(frame.seq, offset, frame_bytes, &fields)
                     .map_err(|e| damaged(e.to_string()))?;
-                pos += len as usize;
+                pos += len;
             }
+        }
+    }
+
+    /// Drops the index of `segment` (and its `.idx` file) after a query
+    /// found that it does not describe the segment's bytes, which are
+    /// intact: the next [`Catalog::refresh`] rebuilds it from the segment,
+    /// every record CRC-checked, and counts it in [`Catalog::rebuilt`].
+    pub fn forget(&mut self, segment: SegmentId) {
+        if self.sealed.remove(&segment).is_some() {
+            index_files::remove(&self.dir, segment);
+            self.rebuilt += 1;
+            eprintln!(
+                "spool: the index of {} does not describe its segment; rebuilding it",
+                segment_file_name(segment)
+            );
+        }
+        if self
+            .active
+            .as_ref()
+            .is_some_and(|a| a.builder.index().segment() == segment)
+        {
+            self.active = None;
+            self.rebuilt += 1;
         }
     }
 

@@ -12,8 +12,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use spool_core::query::{plan, scan_block, Cursor, Filter};
-use spool_core::record::Lsn;
+use spool_core::query::{plan, scan_block, BlockRange, Cursor, Filter, ScanError};
+use spool_core::record::{decode_frame, Decoded, Lsn, MAX_PAYLOAD_LEN};
 use spool_proto::entry_to_json;
 
 use super::catalog::{read_at, CatalogError};
@@ -49,8 +49,70 @@ impl From<CatalogError> for QueryError {
     }
 }
 
-/// Runs `q`; returns the JSON answer body.
+/// What a query found wrong in a block it read.
+enum Trouble {
+    /// The answer is an error.
+    Fail(QueryError),
+    /// The bytes are intact but the index does not describe them: rebuild
+    /// that segment's index and run the query again.
+    StaleIndex(spool_core::record::SegmentId),
+}
+
+/// Runs `q`; returns the JSON answer body. An index found not to describe
+/// its segment's (intact) bytes is rebuilt and the query run again, once.
 pub fn run(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, QueryError> {
+    match run_once(rs, q) {
+        Ok(body) => Ok(body),
+        Err(Trouble::Fail(e)) => Err(e),
+        Err(Trouble::StaleIndex(segment)) => {
+            if let Ok(mut catalog) = rs.catalog.lock() {
+                catalog.forget(segment);
+            }
+            match run_once(rs, q) {
+                Ok(body) => Ok(body),
+                Err(Trouble::Fail(e)) => Err(e),
+                Err(Trouble::StaleIndex(segment)) => Err(QueryError::Damaged(format!(
+                    "the index of {} still does not describe it after a rebuild; run spool verify",
+                    segment_file_name(segment)
+                ))),
+            }
+        }
+    }
+}
+
+impl From<QueryError> for Trouble {
+    fn from(e: QueryError) -> Self {
+        Trouble::Fail(e)
+    }
+}
+
+impl From<CatalogError> for Trouble {
+    fn from(e: CatalogError) -> Self {
+        Trouble::Fail(e.into())
+    }
+}
+
+/// After a block failed its check: which frame is damaged (an error naming
+/// it), or none (the index is stale).
+fn diagnose(bytes: &[u8], range: &BlockRange) -> Trouble {
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let offset = range.offset + pos as u64;
+        match decode_frame(&bytes[pos..], range.segment, MAX_PAYLOAD_LEN) {
+            Ok(Decoded::Record(frame)) => pos += frame.encoded_len() as usize,
+            Ok(Decoded::NeedMore { .. }) => break,
+            Err(e) => {
+                return Trouble::Fail(QueryError::Damaged(format!(
+                    "the log is damaged at {} offset {offset}: {e}; run spool verify",
+                    segment_file_name(range.segment)
+                )))
+            }
+        }
+    }
+    Trouble::StaleIndex(range.segment)
+}
+
+fn run_once(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, Trouble> {
     let started = Instant::now();
     let (snapshot, files) = {
         let mut catalog = rs.current_catalog()?;
@@ -77,6 +139,18 @@ pub fn run(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, QueryError> {
             break;
         }
         let Some((_, Some(file))) = files.iter().find(|(s, _)| *s == range.segment) else {
+            // Gone. Retention deletes a segment only after the log stops
+            // listing it; one the log still lists was removed by hand.
+            let listed = rs.handoff.inspect(|gc| {
+                !gc.is_deleting(range.segment)
+                    && gc.segments().iter().any(|s| s.id == range.segment)
+            });
+            if listed {
+                return Err(Trouble::Fail(QueryError::Damaged(format!(
+                    "{} is missing though the log holds records in it (deleted by hand?); run spool verify",
+                    segment_file_name(range.segment)
+                ))));
+            }
             continue; // deleted by retention since the plan was made
         };
         let len = usize::try_from(range.len).map_err(|e| QueryError::Io(e.to_string()))?;
@@ -84,20 +158,25 @@ pub fn run(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, QueryError> {
         let n =
             read_at(file, &mut bytes, range.offset).map_err(|e| QueryError::Io(e.to_string()))?;
         if n < len {
-            return Err(QueryError::Damaged(format!(
+            return Err(Trouble::Fail(QueryError::Damaged(format!(
                 "{} offset {}: the file ends inside an indexed block; run spool verify",
                 segment_file_name(range.segment),
                 range.offset + n as u64
-            )));
+            ))));
         }
         scanned += 1;
         let mut found = Vec::new();
-        scan_block(&bytes, &range, &q.filter, q.limit - count, &mut found).map_err(|e| {
-            QueryError::Damaged(format!(
-                "the log is damaged at {}: {e}; run spool verify",
-                segment_file_name(range.segment)
-            ))
-        })?;
+        if let Err(e) = scan_block(&bytes, &range, &q.filter, q.limit - count, &mut found) {
+            return Err(match e {
+                ScanError::BlockCrc { .. } | ScanError::IndexMismatch { .. } => {
+                    diagnose(&bytes, &range)
+                }
+                e => Trouble::Fail(QueryError::Damaged(format!(
+                    "the log is damaged at {}: {e}; run spool verify",
+                    segment_file_name(range.segment)
+                ))),
+            });
+        }
         for m in &found {
             if count > 0 {
                 logs.push(b',');

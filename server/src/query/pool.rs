@@ -16,12 +16,21 @@ use crate::app::reply::Reply;
 pub type Job = Box<dyn FnOnce(&ReadSide) -> Reply + Send>;
 
 /// How a job runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobKind {
-    /// On one of the pool's threads (queries: short, bounded in time).
+    /// On one of the pool's threads (queries: short, bounded in time), at
+    /// most `max_jobs` queued or running.
     Query,
-    /// On a thread of its own (`/simulate`: long; the pool stays free).
+    /// On the monitoring thread (`/stats`, `/metrics`), with its own cap,
+    /// so query load never blacks out monitoring.
+    Monitor,
+    /// On a thread of its own (`/simulate`: long; the pool stays free), one
+    /// at a time.
     Long,
 }
+
+/// Jobs of [`JobKind::Monitor`] queued or running at most.
+pub const MAX_MONITOR_JOBS: usize = 16;
 
 struct Done {
     answers: Mutex<Vec<(u64, Reply)>>,
@@ -31,6 +40,10 @@ struct Done {
 /// The reader threads. See the module docs.
 pub struct Pool {
     queue: Option<mpsc::Sender<(u64, Job)>>,
+    monitor_queue: Option<mpsc::Sender<(u64, Job)>>,
+    monitor_in_flight: usize,
+    /// Ids of the jobs queued or running, by kind.
+    kinds: std::collections::HashMap<u64, JobKind>,
     threads: Vec<std::thread::JoinHandle<()>>,
     read: Arc<ReadSide>,
     done: Arc<Done>,
@@ -54,6 +67,20 @@ impl Pool {
             wake,
         });
         let mut handles = Vec::new();
+        let (monitor_tx, monitor_rx) = mpsc::channel::<(u64, Job)>();
+        {
+            let (read, done) = (read.clone(), done.clone());
+            handles.push(
+                std::thread::Builder::new()
+                    .name("spool-monitor".to_owned())
+                    .spawn(move || {
+                        while let Ok((id, job)) = monitor_rx.recv() {
+                            let answer = job(&read);
+                            finish(&done, id, answer);
+                        }
+                    })?,
+            );
+        }
         for i in 0..threads.max(1) {
             let (rx, read, done) = (rx.clone(), read.clone(), done.clone());
             handles.push(
@@ -72,6 +99,9 @@ impl Pool {
         }
         Ok(Pool {
             queue: Some(tx),
+            monitor_queue: Some(monitor_tx),
+            monitor_in_flight: 0,
+            kinds: std::collections::HashMap::new(),
             threads: handles,
             read,
             done,
@@ -81,25 +111,39 @@ impl Pool {
         })
     }
 
-    /// Queues job `id`; `false` (nothing queued) when `max_jobs` are
-    /// already queued or running, or a long job already runs.
-    pub fn try_submit(&mut self, id: u64, kind: JobKind, job: Job) -> bool {
+    /// Queues job `id` of `kind`; `Err(kind)` (nothing queued) when that
+    /// kind's cap is reached.
+    pub fn try_submit(&mut self, id: u64, kind: JobKind, job: Job) -> Result<(), JobKind> {
         match kind {
             JobKind::Query => {
                 if self.in_flight >= self.max_jobs {
-                    return false;
+                    return Err(kind);
                 }
-                let Some(queue) = &self.queue else {
-                    return false;
-                };
-                if queue.send((id, job)).is_err() {
-                    return false;
+                let sent = self
+                    .queue
+                    .as_ref()
+                    .is_some_and(|q| q.send((id, job)).is_ok());
+                if !sent {
+                    return Err(kind);
                 }
                 self.in_flight += 1;
             }
+            JobKind::Monitor => {
+                if self.monitor_in_flight >= MAX_MONITOR_JOBS {
+                    return Err(kind);
+                }
+                let sent = self
+                    .monitor_queue
+                    .as_ref()
+                    .is_some_and(|q| q.send((id, job)).is_ok());
+                if !sent {
+                    return Err(kind);
+                }
+                self.monitor_in_flight += 1;
+            }
             JobKind::Long => {
                 if self.long_in_flight >= 1 {
-                    return false;
+                    return Err(kind);
                 }
                 let (read, done) = (self.read.clone(), self.done.clone());
                 let spawned = std::thread::Builder::new()
@@ -109,32 +153,34 @@ impl Pool {
                         finish(&done, id, answer);
                     });
                 if spawned.is_err() {
-                    return false;
+                    return Err(kind);
                 }
                 self.long_in_flight += 1;
             }
         }
-        true
+        self.kinds.insert(id, kind);
+        Ok(())
     }
 
-    /// Moves the finished answers into `out`; `long` tells which ids were
-    /// long jobs (so their slot frees).
-    pub fn take_answers(&mut self, out: &mut Vec<(u64, Reply)>, is_long: impl Fn(u64) -> bool) {
-        if let Ok(mut answers) = self.done.answers.lock() {
-            for (id, reply) in answers.drain(..) {
-                if is_long(id) {
-                    self.long_in_flight -= 1;
-                } else {
-                    self.in_flight -= 1;
-                }
-                out.push((id, reply));
+    /// Moves the finished answers into `out`.
+    pub fn take_answers(&mut self, out: &mut Vec<(u64, Reply)>) {
+        let Ok(mut answers) = self.done.answers.lock() else {
+            return;
+        };
+        for (id, reply) in answers.drain(..) {
+            match self.kinds.remove(&id) {
+                Some(JobKind::Query) => self.in_flight -= 1,
+                Some(JobKind::Monitor) => self.monitor_in_flight -= 1,
+                Some(JobKind::Long) => self.long_in_flight -= 1,
+                None => {}
             }
+            out.push((id, reply));
         }
     }
 
     /// Jobs queued or running.
     pub fn busy(&self) -> bool {
-        self.in_flight + self.long_in_flight > 0
+        !self.kinds.is_empty()
     }
 
     /// The state every job reads.
@@ -153,6 +199,7 @@ fn finish(done: &Done, id: u64, answer: Reply) {
 impl Drop for Pool {
     fn drop(&mut self) {
         self.queue = None;
+        self.monitor_queue = None;
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

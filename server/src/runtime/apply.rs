@@ -95,28 +95,30 @@ impl Server {
             Outcome::Job(kind, job) => {
                 self.next_job += 1;
                 let id = self.next_job;
-                let long = matches!(kind, JobKind::Long);
-                if self.pool.try_submit(id, kind, job) {
-                    let Some(slot) = self.slot(idx) else {
+                match self.pool.try_submit(id, kind, job) {
+                    Ok(()) => {
+                        let Some(slot) = self.slot(idx) else {
+                            return;
+                        };
+                        slot.conn.park();
+                        let generation = slot.generation;
+                        self.jobs.insert(
+                            id,
+                            ParkedJob {
+                                conn: idx,
+                                generation,
+                                version,
+                                keep_alive: req.keep_alive,
+                                head_only,
+                                since: now,
+                            },
+                        );
                         return;
-                    };
-                    slot.conn.park();
-                    let generation = slot.generation;
-                    self.jobs.insert(
-                        id,
-                        ParkedJob {
-                            conn: idx,
-                            generation,
-                            version,
-                            keep_alive: req.keep_alive,
-                            head_only,
-                            long,
-                            since: now,
-                        },
-                    );
-                    return;
+                    }
+                    Err(JobKind::Query) => reply::too_many_queries(),
+                    Err(JobKind::Monitor) => reply::too_many_monitor_requests(),
+                    Err(JobKind::Long) => reply::simulation_running(),
                 }
-                reply::too_many_queries()
             }
         };
         self.requests += 1;
@@ -130,9 +132,7 @@ impl Server {
     /// Answers the connections whose jobs finished.
     pub(super) fn on_job_answers(&mut self, now: Instant) {
         let mut answers = Vec::new();
-        let jobs = &self.jobs;
-        self.pool
-            .take_answers(&mut answers, |id| jobs.get(&id).is_some_and(|j| j.long));
+        self.pool.take_answers(&mut answers);
         for (id, reply) in answers {
             let Some(job) = self.jobs.remove(&id) else {
                 continue;
@@ -249,8 +249,9 @@ impl Server {
                     // Finish and persist the sealed segment's index now, off
                     // the loop, rather than at the next query (best effort:
                     // skipped when the pool is full; queries catch up).
+                    self.next_job += 1;
                     let _ = self.pool.try_submit(
-                        0,
+                        self.next_job,
                         JobKind::Query,
                         Box::new(|rs: &ReadSide| {
                             if let Err(e) = rs.current_catalog() {

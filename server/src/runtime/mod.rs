@@ -90,7 +90,6 @@ struct ParkedJob {
     version: Version,
     keep_alive: bool,
     head_only: bool,
-    long: bool,
     since: Instant,
 }
 

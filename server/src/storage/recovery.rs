@@ -253,6 +253,24 @@ fn take_from_index<S: Storage>(
     if index.covered_len() > stat.len {
         return Ok(false);
     }
+    // The first and last blocks must be this segment's bytes (CRC, ids,
+    // frame boundaries): an index copied from another log, or left from
+    // other contents, is not taken. Two reads of at most a block each.
+    let ends = [index.blocks().first(), index.blocks().last()];
+    for block in ends.into_iter().flatten() {
+        let mut buf = vec![0u8; usize::try_from(block.byte_len()).unwrap_or(0)];
+        let mut done = 0;
+        while done < buf.len() {
+            match storage.pread(&file, &mut buf[done..], block.offset() + done as u64) {
+                Ok(0) => return Ok(false),
+                Ok(n) => done += n,
+                Err(e) => return Err(storage_err(storage, &name)(e)),
+            }
+        }
+        if !block.describes(id, &buf) {
+            return Ok(false);
+        }
+    }
     let sealed_at = stat.modified_secs.saturating_mul(1_000_000_000);
     Ok(log
         .push_indexed(first, last, index.covered_len(), stat.len, sealed_at)
