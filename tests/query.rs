@@ -439,6 +439,9 @@ fn bad_parameters_are_400_naming_the_parameter() {
         ("/logs?lvl=ERROR", &["lvl", "level"]),
         ("/logs?level=ERROR&level=WARN", &["level", "twice"]),
         ("/logs/recent?level=ERROR", &["/logs/recent", "limit"]),
+        ("/logs/recent?limit=1&limit=2", &["limit", "twice"]),
+        ("/simulate?count=5&count=7", &["count", "twice"]),
+        ("/logs?since=2023-11-14T23:43:20+01:00", &["since", "%2B"]),
         ("/simulate?count=0", &["count"]),
         ("/simulate?count=10000001", &["count"]),
     ] {
@@ -451,6 +454,24 @@ fn bad_parameters_are_400_naming_the_parameter() {
     }
     let r = post(s.addr, "/logs", "text/plain", b"x");
     assert_eq!(r.status, 405);
+    // q is bytes: a percent escape that is not UTF-8 on its own still
+    // matches exactly those bytes (é is C3 A9), never a replacement char.
+    assert_eq!(post(s.addr, "/ingest", "text/plain", "caf\u{e9} au lait".as_bytes()).status, 200);
+    assert_eq!(post(s.addr, "/ingest", "text/plain", "replacement \u{fffd}".as_bytes()).status, 200);
+    let page = |q: &str| get(s.addr, &format!("/logs?q={q}")).json();
+    assert_eq!(page("%C3")["count"], 1, "the first byte of é");
+    assert_eq!(page("%C3")["logs"][0]["message"], "caf\u{e9} au lait");
+    assert_eq!(page("%FF")["count"], 0, "no record holds the byte FF");
+    // Limits that would refuse everything are refused at start.
+    for flag in ["--max-connections", "--max-connections-per-ip", "--max-queries"] {
+        let out = Command::new(spool_bin())
+            .args([flag, "0", "--data-dir"])
+            .arg(dir.path().join("never"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(flag));
+    }
     // POST /simulate with no body and no Content-Length (curl -X POST).
     let r = raw(
         s.addr,

@@ -254,7 +254,25 @@ impl ServeConfig {
             }
         }
         cfg.check_sizes()?;
+        cfg.check_counts()?;
         Ok(cfg)
+    }
+
+    /// Limits that would refuse everything: at least one connection, one
+    /// per address, one query.
+    fn check_counts(&self) -> Result<(), String> {
+        for (flag, value) in [
+            ("--max-connections", self.max_connections),
+            ("--max-connections-per-ip", self.max_connections_per_ip),
+            ("--max-queries", self.max_queries),
+        ] {
+            if value == 0 {
+                return Err(format!(
+                    "{flag} 0 would refuse every request; give at least 1"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The size limits agree: one maximum-size record fits in a segment.

@@ -163,6 +163,20 @@ impl Request {
             .collect()
     }
 
+    /// The raw bytes of every query parameter's value, percent-decoded with
+    /// `+` as a space but not checked as UTF-8 (a search needle is bytes),
+    /// beside its key decoded as [`Request::query_pairs`] does.
+    pub fn query_pairs_bytes(&self) -> Vec<(String, Vec<u8>)> {
+        self.query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (form_decode(k), form_decode_bytes(v))
+            })
+            .collect()
+    }
+
     /// The first query parameter named `key`, percent-decoded with `+` as a
     /// space (keys are decoded the same way before comparing). Invalid
     /// percent escapes are kept literally; invalid UTF-8 becomes U+FFFD.
@@ -186,6 +200,12 @@ pub(crate) fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> O
 
 /// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.
 fn form_decode(s: &str) -> String {
+    let out = form_decode_bytes(s);
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// [`form_decode`] without the UTF-8 check.
+fn form_decode_bytes(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -206,7 +226,7 @@ fn form_decode(s: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    out
 }
 
 pub(crate) fn hex_value(c: u8) -> Option<u8> {

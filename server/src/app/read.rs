@@ -28,7 +28,8 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
     let mut limit = DEFAULT_LIMIT as usize;
     let mut seen: Vec<String> = Vec::new();
     let bad = |name: &str, what: String| error(400, &format!("{name}: {what}"));
-    for (key, value) in req.query_pairs() {
+    for (key, raw) in req.query_pairs_bytes() {
+        let value = String::from_utf8_lossy(&raw).into_owned();
         let name = if key == "level>" {
             "level"
         } else {
@@ -51,9 +52,14 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
             }
             "since" | "until" => {
                 let ns = parse_time_param(&value).ok_or_else(|| {
+                    let plus = if value.contains(' ') {
+                        " (a '+' in a URL means a space: write a +01:00 offset as %2B01:00)"
+                    } else {
+                        ""
+                    };
                     bad(
                         &key,
-                        format!("{value:?} is not a time; give RFC 3339 (2026-11-30T10:00:00Z) or Unix milliseconds"),
+                        format!("{value:?} is not a time; give RFC 3339 (2026-11-30T10:00:00Z) or Unix milliseconds{plus}"),
                     )
                 })?;
                 if key == "since" {
@@ -66,7 +72,9 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
                 if filter.text.is_some() {
                     return Err(bad(&key, "give q (exact) or qi (ignoring ASCII case), not both".into()));
                 }
-                filter.text = Some((value.into_bytes(), key == "qi"));
+                // The needle as the bytes sent (percent escapes decoded,
+                // not checked as UTF-8).
+                filter.text = Some((raw, key == "qi"));
             }
             "limit" => limit = parse_limit(&value).map_err(|e| bad("limit", e.to_string()))? as usize,
             "cursor" => {
@@ -95,6 +103,7 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
 /// Parses `/logs/recent` (only `limit`).
 pub(super) fn recent_query(req: &Request) -> Result<LogsQuery, Reply> {
     let mut limit = DEFAULT_LIMIT as usize;
+    once_each(req)?;
     for (key, value) in req.query_pairs() {
         match key.as_str() {
             "limit" => {
@@ -116,6 +125,17 @@ pub(super) fn recent_query(req: &Request) -> Result<LogsQuery, Reply> {
         cursor: None,
         limit,
     })
+}
+
+/// A 400 when a parameter is given twice (every endpoint takes each once).
+pub(super) fn once_each(req: &Request) -> Result<(), Reply> {
+    let pairs = req.query_pairs();
+    for (i, (key, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(k, _)| k == key) {
+            return Err(error(400, &format!("{key}: given twice; give it once")));
+        }
+    }
+    Ok(())
 }
 
 /// The job answering a `/logs` query.

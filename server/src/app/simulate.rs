@@ -50,6 +50,7 @@ const TROUBLE: [&str; 5] = [
 pub(super) fn parse(req: &Request) -> Result<(u64, u64), Reply> {
     let mut count = DEFAULT_COUNT;
     let mut seed = 0x5eed;
+    super::read::once_each(req)?;
     for (key, value) in req.query_pairs() {
         match key.as_str() {
             "count" => {

@@ -355,7 +355,7 @@ impl Report {
             println!("OK: {counts}; no problems");
         } else {
             println!(
-                "DAMAGED: {} problem(s); {counts}; the daemon refuses to start on this log (exit status 3)",
+                "DAMAGED: {} problem(s); {counts}; queries refuse the damaged ranges, and the daemon refuses to start if start-up reads one (exit status 3)",
                 self.problems.len()
             );
         }
