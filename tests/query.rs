@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -456,14 +457,36 @@ fn bad_parameters_are_400_naming_the_parameter() {
     assert_eq!(r.status, 405);
     // q is bytes: a percent escape that is not UTF-8 on its own still
     // matches exactly those bytes (é is C3 A9), never a replacement char.
-    assert_eq!(post(s.addr, "/ingest", "text/plain", "caf\u{e9} au lait".as_bytes()).status, 200);
-    assert_eq!(post(s.addr, "/ingest", "text/plain", "replacement \u{fffd}".as_bytes()).status, 200);
+    assert_eq!(
+        post(
+            s.addr,
+            "/ingest",
+            "text/plain",
+            "caf\u{e9} au lait".as_bytes()
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        post(
+            s.addr,
+            "/ingest",
+            "text/plain",
+            "replacement \u{fffd}".as_bytes()
+        )
+        .status,
+        200
+    );
     let page = |q: &str| get(s.addr, &format!("/logs?q={q}")).json();
     assert_eq!(page("%C3")["count"], 1, "the first byte of é");
     assert_eq!(page("%C3")["logs"][0]["message"], "caf\u{e9} au lait");
     assert_eq!(page("%FF")["count"], 0, "no record holds the byte FF");
     // Limits that would refuse everything are refused at start.
-    for flag in ["--max-connections", "--max-connections-per-ip", "--max-queries"] {
+    for flag in [
+        "--max-connections",
+        "--max-connections-per-ip",
+        "--max-queries",
+    ] {
         let out = Command::new(spool_bin())
             .args([flag, "0", "--data-dir"])
             .arg(dir.path().join("never"))
@@ -697,7 +720,11 @@ fn partial_answers_continue_exactly_and_the_query_cap_answers_503() {
     // A second /simulate while one runs: 503 saying so.
     let second = post(addr, "/simulate?count=10", "text/plain", b"");
     if second.status == 503 {
-        assert!(second.text().contains("already running"), "{}", second.text());
+        assert!(
+            second.text().contains("already running"),
+            "{}",
+            second.text()
+        );
     }
     for t in busy {
         for (status, retry, text) in t.join().unwrap() {
@@ -756,7 +783,10 @@ fn damage_that_would_hide_a_record_from_a_filter_is_an_error() {
             "x".repeat(80)
         ));
     }
-    assert_eq!(post(s.addr, "/ingest", "application/x-ndjson", body.as_bytes()).status, 200);
+    assert_eq!(
+        post(s.addr, "/ingest", "application/x-ndjson", body.as_bytes()).status,
+        200
+    );
     stop(&mut s);
     let seg = dir.path().join("00000000000000000001.seg");
     assert!(dir.path().join("00000000000000000001.idx").exists());
@@ -774,7 +804,12 @@ fn damage_that_would_hide_a_record_from_a_filter_is_an_error() {
     std::fs::write(&seg, &bytes).unwrap();
     let mut s = start(dir.path(), &args);
     let r = get(s.addr, "/logs?level=ERROR&limit=10000");
-    assert_error(&r, 500, &["00000000000000000001.seg", "verify"], "level byte flipped");
+    assert_error(
+        &r,
+        500,
+        &["00000000000000000001.seg", "verify"],
+        "level byte flipped",
+    );
     stop(&mut s);
     // A byte of the needle in one record's message.
     let (_, at, len) = frames[middle + 7];
@@ -785,7 +820,12 @@ fn damage_that_would_hide_a_record_from_a_filter_is_an_error() {
     std::fs::write(&seg, &bytes).unwrap();
     let mut s = start(dir.path(), &args);
     let r = get(s.addr, "/logs?q=needle&limit=10000");
-    assert_error(&r, 500, &["00000000000000000001.seg"], "needle byte flipped");
+    assert_error(
+        &r,
+        500,
+        &["00000000000000000001.seg"],
+        "needle byte flipped",
+    );
     // The newest records, in the segments after it, are still served.
     assert_eq!(get(s.addr, "/logs?limit=3").status, 200);
     stop(&mut s);
@@ -878,4 +918,120 @@ fn a_segment_deleted_by_hand_is_an_error_not_a_shorter_answer() {
         "segment removed by hand",
     );
     s.kill9();
+}
+
+/// An answer is cut at `--max-answer` bytes (partial, with a cursor that
+/// continues exactly), and while the answers clients have not read pass
+/// `--max-buffered`, new queries get 503: memory for answers is bounded
+/// whatever the clients do.
+#[test]
+fn answers_are_bounded_in_size_and_in_what_waits_for_slow_readers() {
+    let dir = TempDir::new("query-answers");
+    let mut s = start(
+        dir.path(),
+        &[
+            "--max-answer",
+            "1MiB",
+            "--max-buffered",
+            "4MiB",
+            "--max-unsent",
+            "16KiB",
+        ],
+    );
+    // 60 records of ~100 KB.
+    for batch in 0..6 {
+        let mut body = String::new();
+        for i in 0..10 {
+            body.push_str(&format!(
+                "{{\"message\":\"big {batch}-{i} {}\"}}\n",
+                "y".repeat(100_000)
+            ));
+        }
+        assert_eq!(
+            post(s.addr, "/ingest", "application/x-ndjson", body.as_bytes()).status,
+            200
+        );
+    }
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    let mut partial = 0;
+    loop {
+        let r = get(s.addr, &format!("/logs?limit=100{cursor}"));
+        assert_eq!(r.status, 200);
+        assert!(r.body.len() < (1 << 20) + 200_000, "{} bytes", r.body.len());
+        let j = r.json();
+        partial += usize::from(j["partial"] == true);
+        ids.extend(ids_of(&j));
+        match j["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert!(partial >= 5, "{partial} partial answers");
+    assert_eq!(ids, (1..=60).rev().collect::<Vec<u64>>());
+    stop(&mut s);
+    // Clients that ask and never read (a 4 KiB receive buffer): their
+    // answers wait in the daemon (beyond what the sockets hold) until
+    // --max-buffered, then 503.
+    let mut s = start(
+        dir.path(),
+        &[
+            "--max-answer",
+            "8MiB",
+            "--max-buffered",
+            "4MiB",
+            "--max-unsent",
+            "16KiB",
+        ],
+    );
+    let mut idle = Vec::new();
+    let mut refused = None;
+    for _ in 0..40 {
+        let mut c = connect_small_window(s.addr);
+        c.write_all(b"GET /logs?limit=100 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        idle.push(c);
+        thread::sleep(Duration::from_millis(30));
+        let r = get(s.addr, "/logs?limit=1");
+        if r.status == 503 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let r = refused.expect("a query refused once unread answers passed --max-buffered");
+    assert_error(&r, 503, &["--max-buffered"], "answers waiting");
+    drop(idle);
+    stop(&mut s);
+}
+
+/// A connection with a 4 KiB receive buffer (set before connecting, so the
+/// window stays small): a client that reads slowly.
+fn connect_small_window(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    let std::net::SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 only")
+    };
+    // SAFETY: socket/setsockopt/connect on a descriptor created here and
+    // handed to TcpStream, which owns and closes it; the option value and
+    // sockaddr_in are locals of the right size.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let stream = std::net::TcpStream::from_raw_fd(fd);
+        let size: libc::c_int = 4096;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const size).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let mut remote: libc::sockaddr_in = std::mem::zeroed();
+        remote.sin_family = libc::AF_INET as libc::sa_family_t;
+        remote.sin_port = v4.port().to_be();
+        remote.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(libc::connect(fd, (&raw const remote).cast(), len), 0);
+        stream
+    }
 }

@@ -52,6 +52,9 @@ pub struct ServeConfig {
     pub query_timeout: Duration,
     /// Queries queued or running at once (beyond: 503).
     pub max_queries: usize,
+    /// Bytes of one `/logs` answer; past it the answer is partial, with a
+    /// cursor.
+    pub max_answer: u64,
     /// Start even though the log lost its newest segments or acknowledged
     /// records (or its mark); ids continue after the lost ones.
     pub accept_data_loss: bool,
@@ -81,6 +84,7 @@ impl Default for ServeConfig {
             max_queued: 64 << 20,
             query_timeout: Duration::from_secs(10),
             max_queries: 64,
+            max_answer: 8 << 20,
             accept_data_loss: false,
             web: WebAccess::default(),
         }
@@ -179,6 +183,11 @@ const OPTIONS: &[(&str, &str, &str)] = &[
         "max-queries",
         "SPOOL_MAX_QUERIES",
         "queries queued or running at once; beyond, 503 [64]",
+    ),
+    (
+        "max-answer",
+        "SPOOL_MAX_ANSWER",
+        "bytes of one /logs answer; past it the answer is partial, with a cursor to continue [8MiB]",
     ),
     (
         "allow-origin",
@@ -327,6 +336,7 @@ impl ServeConfig {
             "request-timeout" => self.request_timeout = parse_duration(v)?,
             "max-queued" => self.max_queued = parse_size(v)?,
             "query-timeout" => self.query_timeout = parse_duration(v)?,
+            "max-answer" => self.max_answer = parse_size(v)?,
             "max-queries" => {
                 self.max_queries = v.parse().map_err(|_| format!("{v:?} is not a number"))?
             }

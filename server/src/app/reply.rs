@@ -95,6 +95,19 @@ pub fn simulation_running() -> Reply {
     )
 }
 
+/// 503 for a query while the answers waiting to be read by clients
+/// already hold `limit` bytes (`--max-buffered`).
+pub fn answers_waiting(limit: u64) -> Reply {
+    with_header(
+        error(
+            503,
+            &format!("answers waiting to be read by clients hold more than {limit} bytes (--max-buffered); retry after the delay"),
+        ),
+        "Retry-After",
+        "1",
+    )
+}
+
 /// 503 when `--max-queries` are queued or running.
 pub fn too_many_queries() -> Reply {
     with_header(

@@ -7,7 +7,9 @@
 //! decode is never served: the answer is an error naming the segment and
 //! offset. A query that runs past its time budget answers what it found,
 //! `"partial": true`, and a cursor that continues exactly where it stopped;
-//! it always reads at least one block, so following the cursors ends.
+//! it always reads at least one block, so following the cursors ends. An
+//! answer is also cut, the same way, once it holds `--max-answer` bytes
+//! (after at least one record).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -184,8 +186,14 @@ fn run_once(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, Trouble> {
             entry_to_json(m.id.0, &m.entry, &mut logs);
             count += 1;
             last_id = Some(m.id);
+            // Past the byte budget: stop after this record (there is
+            // always at least one, so paging moves on).
+            if logs.len() >= rs.max_answer && count < q.limit {
+                partial_at = Some(m.id);
+                break;
+            }
         }
-        if count == q.limit {
+        if count == q.limit || partial_at.is_some() {
             break;
         }
     }

@@ -29,6 +29,8 @@ pub struct ReadSide {
     pub catalog: Mutex<Catalog>,
     /// A query's time budget (`--query-timeout`).
     pub query_timeout: Duration,
+    /// A `/logs` answer's byte budget (`--max-answer`).
+    pub max_answer: usize,
     /// Largest record a job may append (`--max-record`).
     pub max_record: u64,
     /// Queries answered.

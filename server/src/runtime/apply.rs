@@ -92,6 +92,9 @@ impl Server {
                     }
                 }
             }
+            Outcome::Job(JobKind::Query, _) if self.answers_waiting() > self.cfg.max_buffered => {
+                reply::answers_waiting(self.cfg.max_buffered)
+            }
             Outcome::Job(kind, job) => {
                 self.next_job += 1;
                 let id = self.next_job;
@@ -129,6 +132,16 @@ impl Server {
             });
         }
     }
+    /// Bytes of answers all connections hold unsent (clients reading
+    /// slowly). New queries wait while it is over `--max-buffered`.
+    fn answers_waiting(&self) -> u64 {
+        self.slots
+            .iter()
+            .flatten()
+            .map(|s| s.conn.unsent().len() as u64)
+            .sum()
+    }
+
     /// Answers the connections whose jobs finished.
     pub(super) fn on_job_answers(&mut self, now: Instant) {
         let mut answers = Vec::new();

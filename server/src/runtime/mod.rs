@@ -179,6 +179,7 @@ impl Server {
             handoff: log.handoff().clone(),
             catalog: std::sync::Mutex::new(Catalog::new(&cfg.data_dir)),
             query_timeout: cfg.query_timeout,
+            max_answer: usize::try_from(cfg.max_answer).unwrap_or(usize::MAX),
             max_record: cfg.max_record,
             queries: Default::default(),
             metrics: Arc::new(Metrics {
