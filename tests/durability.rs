@@ -477,7 +477,10 @@ fn fault_shim() -> PathBuf {
         return p.clone();
     }
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fault_shim.c");
-    let out = std::env::temp_dir().join(format!("spool-fault-shim-{}.so", std::process::id()));
+    // Built under the target directory (cargo's scratch space for
+    // integration tests), not /tmp, so no run leaves a file behind there.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("spool-fault-shim-{}.so", std::process::id()));
     let status = Command::new("cc")
         .args(["-shared", "-fPIC", "-O1", "-o"])
         .arg(&out)
