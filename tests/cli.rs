@@ -664,7 +664,7 @@ fn usage_errors_name_the_argument_and_exit_2() {
             "spool cat --help",
         ),
         (
-            &["cat", "--service", ""],
+            &["cat", "--service", "a,,b"],
             &["--service", "empty service name"],
             "spool cat --help",
         ),
@@ -791,4 +791,28 @@ fn every_command_has_help() {
             assert!(out.contains(word), "{args:?}: {word}: {out}");
         }
     }
+}
+
+/// `--service ''` selects exactly the records without a service.
+#[test]
+fn an_empty_service_selects_records_without_one() {
+    let tmp = TempDir::new("cli-nosvc");
+    let sent = fixture(tmp.path(), 200);
+    let (code, out, err) = run_in("cat", tmp.path(), &["--service", ""]);
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["service"], "", "{l}");
+            v["id"].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    let want: Vec<u64> = sent
+        .iter()
+        .filter(|r| r.service.is_empty())
+        .map(|r| r.id)
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
 }

@@ -481,6 +481,37 @@ fn bad_parameters_are_400_naming_the_parameter() {
     assert_eq!(page("%C3")["count"], 1, "the first byte of é");
     assert_eq!(page("%C3")["logs"][0]["message"], "caf\u{e9} au lait");
     assert_eq!(page("%FF")["count"], 0, "no record holds the byte FF");
+    // service= alone: records without a service; %2C: a comma in a name.
+    let body = "{\"service\":\"pay,ments\",\"message\":\"comma\"}\n{\"service\":\"api\",\"message\":\"api\"}\n";
+    assert_eq!(
+        post(s.addr, "/ingest", "application/x-ndjson", body.as_bytes()).status,
+        200
+    );
+    let names = |q: &str| -> Vec<String> {
+        get(s.addr, &format!("/logs?{q}")).json()["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names("service=pay%2Cments"), ["comma"]);
+    assert_eq!(names("service=pay%2Cments,api"), ["api", "comma"]);
+    let without = names("service=");
+    assert!(
+        without.iter().any(|m| m.starts_with("replacement")),
+        "{without:?}"
+    );
+    assert!(
+        !without.iter().any(|m| m == "api" || m == "comma"),
+        "{without:?}"
+    );
+    assert_error(
+        &get(s.addr, "/logs?service=a,,b"),
+        400,
+        &["service", "empty name"],
+        "a,,b",
+    );
     // Limits that would refuse everything are refused at start.
     for flag in [
         "--max-connections",

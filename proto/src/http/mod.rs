@@ -163,6 +163,21 @@ impl Request {
             .collect()
     }
 
+    /// Every query parameter with its key decoded and its value as sent
+    /// (not percent-decoded): for a value that is a list, split on the
+    /// literal separator first, so `%2C` can stand for a comma inside an
+    /// element ([`decode_component`] each element then).
+    pub fn query_pairs_raw(&self) -> Vec<(String, &str)> {
+        self.query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (form_decode(k), v)
+            })
+            .collect()
+    }
+
     /// The raw bytes of every query parameter's value, percent-decoded with
     /// `+` as a space but not checked as UTF-8 (a search needle is bytes),
     /// beside its key decoded as [`Request::query_pairs`] does.
@@ -196,6 +211,12 @@ pub(crate) fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> O
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_slice())
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a
+/// space, `%XX` a byte; invalid UTF-8 becomes U+FFFD).
+pub fn decode_component(s: &str) -> String {
+    form_decode(s)
 }
 
 /// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.

@@ -6,10 +6,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use spool_core::query::{
-    parse_level_param, parse_limit, parse_services, Cursor, Filter, DEFAULT_LIMIT,
-};
-use spool_proto::http::Request;
+use spool_core::query::{parse_level_param, parse_limit, Cursor, Filter, DEFAULT_LIMIT};
+use spool_proto::http::{decode_component, Request};
 use spool_proto::{format_rfc3339_nanos, parse_time_param};
 
 use super::reply::{error, Reply};
@@ -47,9 +45,7 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
             continue;
         }
         match key.as_str() {
-            "service" => {
-                filter.services = Some(parse_services(&value).map_err(|e| bad("service", e.to_string()))?)
-            }
+            "service" => filter.services = Some(services_param(req)?),
             "since" | "until" => {
                 let ns = parse_time_param(&value).ok_or_else(|| {
                     let plus = if value.contains(' ') {
@@ -98,6 +94,35 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
         cursor,
         limit,
     })
+}
+
+/// The `service` parameter: a comma list split before percent-decoding
+/// (so `%2C` is a comma inside a name); `service=` alone selects the
+/// records that have no service. Names are exact, surrounding spaces
+/// trimmed.
+fn services_param(req: &Request) -> Result<Vec<String>, Reply> {
+    let raw = req
+        .query_pairs_raw()
+        .into_iter()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    if raw.is_empty() {
+        return Ok(vec![String::new()]);
+    }
+    raw.split(',')
+        .map(|element| {
+            let name = decode_component(element).trim().to_owned();
+            if name.is_empty() {
+                Err(error(
+                    400,
+                    "service: an empty name in the list; give names separated by commas (%2C for a comma inside a name), or service= alone for records without a service",
+                ))
+            } else {
+                Ok(name)
+            }
+        })
+        .collect()
 }
 
 /// Parses `/logs/recent` (only `limit`).

@@ -45,7 +45,7 @@ pub static SPEC: CommandSpec = CommandSpec {
             long: "service",
             short: None,
             value: Some("NAMES"),
-            help: "a service name or a comma list; repeat the flag for a name with a comma",
+            help: "a service name or a comma list (repeatable); '' for records without a service",
         },
         FlagSpec {
             long: "since",
@@ -166,8 +166,13 @@ fn options(given: Vec<Given>) -> Result<Parsed, ArgError> {
                 levels = Some(levels.unwrap_or(0) | mask);
             }
             "service" => {
-                let names =
-                    parse_services(&flag.text(value)?).map_err(|e| bad(flag, e.to_string()))?;
+                let text = flag.text(value)?;
+                // An empty value: the records that have no service.
+                let names = if text.is_empty() {
+                    vec![String::new()]
+                } else {
+                    parse_services(&text).map_err(|e| bad(flag, e.to_string()))?
+                };
                 o.filter.services.get_or_insert_with(Vec::new).extend(names);
             }
             "since" | "until" => {
