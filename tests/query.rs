@@ -1066,3 +1066,43 @@ fn connect_small_window(addr: std::net::SocketAddr) -> std::net::TcpStream {
         stream
     }
 }
+
+/// A log written through the library with raw payloads (not entries) is
+/// served: its records are not log entries, so no query selects them;
+/// entries ingested after them are found; verify says it is whole.
+#[test]
+fn a_log_of_raw_library_payloads_is_served_not_called_damaged() {
+    let dir = TempDir::new("query-raw");
+    {
+        let log = spool_server::Log::open(dir.path()).unwrap();
+        for i in 0..500 {
+            log.append(format!("raw payload {i}").as_bytes()).unwrap();
+        }
+        log.close();
+    }
+    let mut s = start(dir.path(), &[]);
+    let r = get(s.addr, "/logs?limit=10");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["count"], 0);
+    assert_eq!(get(s.addr, "/stats").status, 200);
+    let id = post(s.addr, "/ingest", "text/plain", b"an entry after them").json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id, "501");
+    let page = get(s.addr, "/logs?limit=10").json();
+    assert_eq!(page["count"], 1);
+    assert_eq!(page["logs"][0]["message"], "an entry after them");
+    stop(&mut s);
+    let out = Command::new(spool_bin())
+        .args(["verify", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

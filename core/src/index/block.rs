@@ -21,6 +21,33 @@ pub struct Fields<'a> {
     pub level: Level,
     /// Its service name's bytes.
     pub service: &'a [u8],
+    /// False for a record that is not a log entry (see [`Fields::raw`]).
+    pub entry: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// A record whose payload is not a log entry (a raw payload appended
+    /// through the library): summarised as time 0, no service, and the
+    /// [`NOT_AN_ENTRY`] bit, so no filter selects it and no block
+    /// summary rules out an entry it holds.
+    pub fn raw() -> Fields<'a> {
+        Fields {
+            timestamp_ns: 0,
+            level: Level::Info,
+            service: b"",
+            entry: false,
+        }
+    }
+}
+
+impl Fields<'_> {
+    fn level_bit(&self) -> LevelMask {
+        if self.entry {
+            1 << self.level as u8
+        } else {
+            NOT_AN_ENTRY
+        }
+    }
 }
 
 impl<'a> From<&EntryRef<'a>> for Fields<'a> {
@@ -29,6 +56,7 @@ impl<'a> From<&EntryRef<'a>> for Fields<'a> {
             timestamp_ns: e.timestamp_ns,
             level: e.level,
             service: e.service.as_bytes(),
+            entry: true,
         }
     }
 }
@@ -38,6 +66,10 @@ pub type LevelMask = u8;
 
 /// Every level's bit set.
 pub const ALL_LEVELS: LevelMask = 0b0011_1111;
+
+/// The bit of a block holding records that are not log entries (raw
+/// payloads appended through the library): no level filter selects it.
+pub const NOT_AN_ENTRY: LevelMask = 0b0100_0000;
 
 /// What a query needs to know about a block without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +108,7 @@ impl BlockSummary {
             records: 1,
             min_ts: entry.timestamp_ns,
             max_ts: entry.timestamp_ns,
-            levels: 1 << entry.level as u8,
+            levels: entry.level_bit(),
             services,
             crc: frame.map(crc32fast::hash),
         }
@@ -104,7 +136,7 @@ impl BlockSummary {
         self.records += 1;
         self.min_ts = self.min_ts.min(entry.timestamp_ns);
         self.max_ts = self.max_ts.max(entry.timestamp_ns);
-        self.levels |= 1 << entry.level as u8;
+        self.levels |= entry.level_bit();
         self.services.insert(service_hash_bytes(entry.service));
     }
 

@@ -39,19 +39,19 @@ mod services;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::entry::{EntryError, EntryRef, ENTRY_FIXED_LEN};
+use crate::entry::{EntryError, EntryRef};
 use crate::record::{
     decode_frame, Decoded, FrameError, Lsn, SegmentId, FRAME_HEADER_LEN, MAX_PAYLOAD_LEN,
     SEGMENT_HEADER_LEN,
 };
 
-pub use block::{BlockSummary, Fields, LevelMask, ALL_LEVELS};
+pub use block::{BlockSummary, Fields, LevelMask, ALL_LEVELS, NOT_AN_ENTRY};
 pub use persist::{decode, encode, BlockFault, IndexError, INDEX_MAGIC, INDEX_VERSION};
 pub use services::{service_hash, service_hash_bytes, ServiceSet, BLOOM_BITS, EXACT_SERVICES};
 
-/// The smallest frame a record can have: a frame header and an entry with
-/// empty strings.
-const MIN_FRAME_LEN: u64 = (FRAME_HEADER_LEN + ENTRY_FIXED_LEN) as u64;
+/// The smallest frame a record can have: a frame header and one payload
+/// byte (a raw library payload; an entry takes at least 20).
+const MIN_FRAME_LEN: u64 = FRAME_HEADER_LEN as u64 + 1;
 
 /// The largest [`BlockTarget::max_bytes`]: a block then stays below
 /// `MAX_BLOCK_BYTES` plus one largest frame, within `u32`.
@@ -340,11 +340,15 @@ impl IndexBuilder {
                 Ok(Decoded::NeedMore { .. }) | Err(FrameError::Zero) => return Ok(pos as u64),
                 Err(error) => return Err(PushError::Frame { offset, error }),
             };
-            let entry = EntryRef::decode(frame.payload)
-                .map_err(|error| PushError::Entry { offset, error })?;
+            // A valid frame whose payload is not an entry (a raw payload
+            // appended through the library) is summarised as such.
+            let fields = match EntryRef::decode(frame.payload) {
+                Ok(entry) => Fields::from(&entry),
+                Err(_) => Fields::raw(),
+            };
             let len = frame.encoded_len() as usize;
             let bytes = rest.get(..len).unwrap_or_default();
-            self.push_frame(frame.seq, offset, bytes, &Fields::from(&entry))?;
+            self.push_frame(frame.seq, offset, bytes, &fields)?;
             pos += len;
         }
     }

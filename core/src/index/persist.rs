@@ -29,7 +29,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::index::block::{BlockSummary, ALL_LEVELS};
+use crate::index::block::{BlockSummary, ALL_LEVELS, NOT_AN_ENTRY};
 use crate::index::services::{Repr, ServiceSet, BLOOM_BITS, EXACT_SERVICES};
 use crate::index::{SegmentIndex, MIN_FRAME_LEN};
 use crate::record::{Lsn, SegmentId, SEGMENT_HEADER_LEN};
@@ -90,7 +90,8 @@ pub enum BlockFault {
     Offset,
     /// The smallest timestamp is above the largest.
     Timestamps,
-    /// No level, or a bit for a level that does not exist.
+    /// No level, or a bit for a level that does not exist (beyond the
+    /// six levels and [`crate::index::NOT_AN_ENTRY`]).
     Levels,
     /// An unknown service-set kind or an exact count above the maximum.
     Services,
@@ -322,7 +323,7 @@ fn check_block(b: &BlockSummary, expected_offset: u64, previous: Lsn) -> Result<
     if b.min_ts > b.max_ts {
         return Err(BlockFault::Timestamps);
     }
-    if b.levels == 0 || b.levels & !ALL_LEVELS != 0 {
+    if b.levels == 0 || b.levels & !(ALL_LEVELS | NOT_AN_ENTRY) != 0 {
         return Err(BlockFault::Levels);
     }
     if b.services.exact_hashes().is_some_and(|h| h.is_empty()) {
@@ -459,7 +460,7 @@ mod tests {
             ),
             (
                 block0 + 48,
-                0x40,
+                0x80,
                 IndexError::BadBlock {
                     block: 0,
                     fault: BlockFault::Levels,

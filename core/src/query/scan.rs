@@ -211,11 +211,20 @@ fn walk<'a>(
                 error: FrameError::BadCrc,
             });
         }
-        let entry = EntryRef::decode(frame.payload).map_err(|error| ScanError::Entry {
-            segment,
-            offset,
-            error,
-        })?;
+        let entry = match EntryRef::decode(frame.payload) {
+            Ok(entry) => entry,
+            // The block's CRC held, so these are the bytes written: a raw
+            // payload appended through the library, not damage. Not a log
+            // entry, so no query selects it.
+            Err(_) if range.crc.is_some() => continue,
+            Err(error) => {
+                return Err(ScanError::Entry {
+                    segment,
+                    offset,
+                    error,
+                })
+            }
+        };
         let selected =
             filter.matches_except_text(&entry) && text.is_none_or(|t| t.matches_entry(&entry));
         if selected {

@@ -286,15 +286,18 @@ impl Catalog {
                 if frame.seq > upto {
                     return Ok(());
                 }
+                // A payload that is not an entry (a raw payload appended
+                // through the library) is indexed as one no query selects.
                 let fields = EntryRef::peek_fields(frame.payload)
                     .and_then(|(timestamp_ns, level, service)| {
                         Some(Fields {
                             timestamp_ns,
                             level: Level::from_u8(level)?,
                             service,
+                            entry: true,
                         })
                     })
-                    .ok_or_else(|| damaged("a record that is not a log entry".to_owned()))?;
+                    .unwrap_or_else(Fields::raw);
                 let len = frame.encoded_len() as usize;
                 let frame_bytes = rest.get(..len).unwrap_or_default();
                 // A sealed segment's index rebuilt from its file: every
