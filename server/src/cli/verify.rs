@@ -242,6 +242,7 @@ fn check_segments(
     for (j, &id) in ids.iter().enumerate().skip(i + 1) {
         let bytes = read(dir, id, progress)?;
         report.bytes += bytes.len() as u64;
+        check_index(dir, id, &bytes, report);
         let role = if j >= newest_with_data {
             Role::Active
         } else {

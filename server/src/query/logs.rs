@@ -211,6 +211,12 @@ fn run_once(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, Trouble> {
         Some(c) => body.extend_from_slice(format!("\"{}\"", c.encode()).as_bytes()),
         None => body.extend_from_slice(b"null"),
     }
+    // The oldest id still in the log: a client whose cursor is at or below
+    // it knows that nothing older is left (retention deleted it).
+    match snapshot.last().and_then(|i| i.first_id()) {
+        Some(oldest) => body.extend_from_slice(format!(",\"oldest_id\":\"{oldest}\"").as_bytes()),
+        None => body.extend_from_slice(b",\"oldest_id\":null"),
+    }
     body.extend_from_slice(format!(",\"partial\":{}}}", partial_at.is_some()).as_bytes());
     Ok(body)
 }
