@@ -414,11 +414,16 @@ fn duration_ns(d: Duration) -> u64 {
 /// Parses `123`, `64KiB`, `64K`, `10MiB`, `10M`, `1GiB`, `1G` (binary units).
 pub fn parse_size(v: &str) -> Result<u64, String> {
     let v = v.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{v:?} is not a size like 64MiB"))?;
+    let (whole, fraction) = num.split_once('.').unwrap_or((num, ""));
+    let not_a_size = || format!("{v:?} is not a size like 64MiB or 1.5GiB");
+    if whole.is_empty() || fraction.contains('.') || (num.contains('.') && fraction.is_empty()) {
+        return Err(not_a_size());
+    }
+    let n: u64 = whole.parse().map_err(|_| not_a_size())?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
@@ -427,7 +432,28 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
         "t" | "tb" | "tib" => 1 << 40,
         _ => return Err(format!("{v:?}: unknown size unit (use KiB, MiB, GiB)")),
     };
-    n.checked_mul(mult)
+    let whole_bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("{v:?} is too large"))?;
+    // A fraction of the unit, which must come to whole bytes (1.5MiB is
+    // 1,572,864 bytes; 1.1KiB would be 1,126.4 and is refused).
+    if fraction.is_empty() {
+        return Ok(whole_bytes);
+    }
+    if fraction.len() > 18 {
+        return Err(not_a_size());
+    }
+    let digits: u128 = fraction.parse().map_err(|_| not_a_size())?;
+    let denominator = 10u128.pow(fraction.len() as u32);
+    let scaled = u128::from(mult) * digits;
+    if scaled % denominator != 0 {
+        return Err(format!(
+            "{v:?} is not a whole number of bytes; give a size in a smaller unit"
+        ));
+    }
+    u64::try_from(scaled / denominator)
+        .ok()
+        .and_then(|part| whole_bytes.checked_add(part))
         .ok_or_else(|| format!("{v:?} is too large"))
 }
 
@@ -460,6 +486,15 @@ mod tests {
         assert_eq!(parse_size("10G"), Ok(10 << 30));
         assert_eq!(parse_size("123"), Ok(123));
         assert!(parse_size("12X").is_err());
+        assert_eq!(parse_size("1.5MiB"), Ok(3 << 19));
+        assert_eq!(parse_size("0.25GiB"), Ok(1 << 28));
+        assert!(parse_size("1.1KiB")
+            .unwrap_err()
+            .contains("whole number of bytes"));
+        assert!(parse_size("1.5").is_err());
+        assert!(parse_size("1.").is_err());
+        assert!(parse_size(".5MiB").is_err());
+        assert!(parse_size("1.2.3MiB").is_err());
         assert!(parse_size("-1").is_err());
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
