@@ -51,6 +51,9 @@ impl Rng {
 
 const BASE_MS: u64 = 1_767_000_000_000;
 
+/// Small segments, so a few thousand records span several.
+const SMALL: [&str; 4] = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+
 /// Sends `n` generated records in NDJSON batches; returns them with ids.
 fn send(addr: std::net::SocketAddr, rng: &mut Rng, n: usize) -> Vec<Sent> {
     let mut out = Vec::new();
@@ -111,6 +114,18 @@ struct Query {
 }
 
 impl Query {
+    /// No filter, or only the given parameters and text.
+    fn with(params: &[&str], text: Option<(&str, bool)>) -> Query {
+        Query {
+            params: params.iter().map(|p| (*p).to_owned()).collect(),
+            levels: None,
+            services: None,
+            since: None,
+            until: None,
+            text: text.map(|(t, ci)| (t.to_owned(), ci)),
+        }
+    }
+
     fn random(rng: &mut Rng) -> Query {
         let mut q = Query {
             params: Vec::new(),
@@ -240,7 +255,7 @@ fn all_pages(addr: std::net::SocketAddr, q: &Query, limit: usize) -> Vec<u64> {
 #[test]
 fn logs_answers_equal_a_plain_filter_across_segments_and_a_restart() {
     let dir = TempDir::new("query-model");
-    let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+    let args = SMALL;
     let mut s = start(dir.path(), &args);
     let mut rng = Rng(0x9e3779b97f4a7c15);
     let mut sent = send(s.addr, &mut rng, 3000);
@@ -538,7 +553,7 @@ fn bad_parameters_are_400_naming_the_parameter() {
 #[test]
 fn a_corrupt_sealed_segment_is_never_served() {
     let dir = TempDir::new("query-corrupt");
-    let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+    let args = SMALL;
     let mut s = start(dir.path(), &args);
     let mut rng = Rng(11);
     send(s.addr, &mut rng, 1200);
@@ -587,7 +602,7 @@ fn verify_checks_index_files_and_the_daemon_rebuilds_a_bad_one() {
     use spool_core::index::{decode, encode, BlockTarget, IndexBuilder};
     use spool_core::record::{SegmentId, SEGMENT_HEADER_LEN};
     let dir = TempDir::new("query-idx");
-    let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+    let args = SMALL;
     let mut s = start(dir.path(), &args);
     let mut rng = Rng(21);
     let sent = send(s.addr, &mut rng, 3000);
@@ -688,14 +703,7 @@ fn partial_answers_continue_exactly_and_the_query_cap_answers_503() {
     );
     let mut rng = Rng(31);
     let sent = send(s.addr, &mut rng, 3000);
-    let q = Query {
-        params: vec!["qi=ALPHA".into()],
-        levels: None,
-        services: None,
-        since: None,
-        until: None,
-        text: Some(("ALPHA".into(), true)),
-    };
+    let q = Query::with(&["qi=ALPHA"], Some(("ALPHA", true)));
     let mut got = Vec::new();
     let mut cursor: Option<String> = None;
     let mut partials = 0;
@@ -869,7 +877,7 @@ fn damage_that_would_hide_a_record_from_a_filter_is_an_error() {
 fn an_index_from_another_log_is_rebuilt_not_trusted() {
     let make = |tag: &str, level: &str, pad: usize| {
         let dir = TempDir::new(tag);
-        let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+        let args = SMALL;
         let mut s = start(dir.path(), &args);
         let mut body = String::new();
         for i in 0..1500 {
@@ -934,7 +942,7 @@ fn an_index_from_another_log_is_rebuilt_not_trusted() {
 #[test]
 fn a_segment_deleted_by_hand_is_an_error_not_a_shorter_answer() {
     let dir = TempDir::new("query-rm");
-    let args = ["--segment-size", "64KiB", "--max-record", "16KiB"];
+    let args = SMALL;
     let mut s = start(dir.path(), &args);
     let mut rng = Rng(3);
     send(s.addr, &mut rng, 3000);
@@ -1137,18 +1145,7 @@ fn answers_name_the_oldest_id_left_after_retention() {
     assert!(oldest > 1, "{page}");
     // It is the first record a full read finds, and a cursor below it
     // yields nothing.
-    let all = all_pages(
-        s.addr,
-        &Query {
-            params: vec![],
-            levels: None,
-            services: None,
-            since: None,
-            until: None,
-            text: None,
-        },
-        10_000,
-    );
+    let all = all_pages(s.addr, &Query::with(&[], None), 10_000);
     assert_eq!(all.last().copied(), Some(oldest));
     stop(&mut s);
 }
