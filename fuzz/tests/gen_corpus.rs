@@ -78,6 +78,50 @@ fn generate_seeds() {
     http_request_seeds();
     entry_decoders_seeds();
     json_text_seeds();
+    index_decode_seeds();
+}
+
+fn index_decode_seeds() {
+    use spool_core::index::{encode, BlockTarget, IndexBuilder};
+    let t = "index_decode";
+    let run = spool_fuzz::index_decode;
+    let id = SegmentId(3);
+    let mut seg = SegmentHeader { id }.encode().to_vec();
+    for i in 0..40u64 {
+        let level = [Level::Info, Level::Error, Level::Warn][(i % 3) as usize];
+        let e = Entry {
+            timestamp_ns: 1_700_000_000_000_000_000 + (i % 7) * 1_000_000,
+            level,
+            service: format!("svc-{}", i % 11),
+            message: format!("record {i}"),
+            metadata: String::new(),
+        };
+        encode_frame(
+            &mut seg,
+            id,
+            Lsn(100 + i),
+            FLAG_BATCH_START,
+            &e.encode().unwrap(),
+        );
+    }
+    encode_frame(&mut seg, id, Lsn(140), 0, b"raw");
+    let header = spool_core::record::SEGMENT_HEADER_LEN;
+    for (name, max_records) in [("one-block", 512), ("blocks-of-4", 4), ("blocks-of-1", 1)] {
+        let mut b = IndexBuilder::with_target(
+            id,
+            BlockTarget {
+                max_bytes: 1 << 20,
+                max_records,
+            },
+        );
+        b.push_frames(&seg[header as usize..], header).unwrap();
+        let mut v = vec![0u8];
+        v.extend_from_slice(&encode(&b.finish()));
+        write(t, name, &v, run);
+        v[0] = 1 | 6 << 1;
+        write(t, &format!("{name}-fix-crc"), &v, run);
+    }
+    write(t, "empty", &[1], run);
 }
 
 fn record_decode_seeds() {

@@ -78,3 +78,8 @@ fn entry_decoders() {
 fn json_text() {
     replay("json_text", spool_fuzz::json_text);
 }
+
+#[test]
+fn index_decode() {
+    replay("index_decode", spool_fuzz::index_decode);
+}
