@@ -458,3 +458,17 @@ fn connections_per_address_are_limited_and_other_addresses_served() {
     }
     stop(&mut s);
 }
+
+/// A body that alone needs more than `--max-buffered` can never be taken:
+/// 413 saying so, not a 503 asking to retry.
+#[test]
+fn a_body_larger_than_the_whole_budget_is_413() {
+    let dir = TempDir::new("bounds-413");
+    let mut s = start(dir.path(), &["--max-buffered", "1MiB"]);
+    let mut c = connect(s.addr);
+    c.write_all(head_for(2 << 20, "text/plain").as_bytes())
+        .unwrap();
+    let r = read_response(&mut c).expect("an answer before the body");
+    assert_error(&r, 413, &["--max-buffered"], "2 MiB body, 1 MiB budget");
+    stop(&mut s);
+}

@@ -40,6 +40,25 @@ impl<'a> Fields<'a> {
     }
 }
 
+impl<'a> Fields<'a> {
+    /// The fields of a payload read from its fixed fields
+    /// ([`EntryRef::peek_fields`]), or [`Fields::raw`] when those are not an
+    /// entry's: how every index is built, so a rebuilt index equals the
+    /// one written.
+    pub fn peek(payload: &'a [u8]) -> Fields<'a> {
+        EntryRef::peek_fields(payload)
+            .and_then(|(timestamp_ns, level, service)| {
+                Some(Fields {
+                    timestamp_ns,
+                    level: Level::from_u8(level)?,
+                    service,
+                    entry: true,
+                })
+            })
+            .unwrap_or_else(Fields::raw)
+    }
+}
+
 impl Fields<'_> {
     fn level_bit(&self) -> LevelMask {
         if self.entry {
@@ -134,10 +153,26 @@ impl BlockSummary {
         self.last_id = id;
         self.len += frame_len;
         self.records += 1;
-        self.min_ts = self.min_ts.min(entry.timestamp_ns);
-        self.max_ts = self.max_ts.max(entry.timestamp_ns);
+        // Times and services are the entries' (a record that is not an
+        // entry has neither); a block's first entry replaces the 0 that a
+        // block opened by a non-entry holds.
+        if entry.entry {
+            if self.holds_entries() {
+                self.min_ts = self.min_ts.min(entry.timestamp_ns);
+                self.max_ts = self.max_ts.max(entry.timestamp_ns);
+            } else {
+                self.min_ts = entry.timestamp_ns;
+                self.max_ts = entry.timestamp_ns;
+            }
+            self.services.insert(service_hash_bytes(entry.service));
+        }
         self.levels |= entry.level_bit();
-        self.services.insert(service_hash_bytes(entry.service));
+    }
+
+    /// Whether any record in the block is a log entry (its times and
+    /// services describe only those).
+    pub fn holds_entries(&self) -> bool {
+        self.levels & ALL_LEVELS != 0
     }
 
     /// The id of the block's first (oldest) record.

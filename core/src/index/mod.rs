@@ -340,12 +340,12 @@ impl IndexBuilder {
                 Ok(Decoded::NeedMore { .. }) | Err(FrameError::Zero) => return Ok(pos as u64),
                 Err(error) => return Err(PushError::Frame { offset, error }),
             };
-            // A valid frame whose payload is not an entry (a raw payload
-            // appended through the library) is summarised as such.
-            let fields = match EntryRef::decode(frame.payload) {
-                Ok(entry) => Fields::from(&entry),
-                Err(_) => Fields::raw(),
-            };
+            // Classified by the payload's fixed fields, as the daemon does
+            // when it indexes what it wrote (a payload whose fixed fields
+            // are not an entry's is summarised as not an entry; one whose
+            // fixed fields are but whose rest is not is summarised by
+            // them, and a query never serves it).
+            let fields = Fields::peek(frame.payload);
             let len = frame.encoded_len() as usize;
             let bytes = rest.get(..len).unwrap_or_default();
             self.push_frame(frame.seq, offset, bytes, &fields)?;

@@ -54,8 +54,7 @@ use std::fmt;
 
 use spool_core::entry::Entry;
 
-pub use render::entry_to_json;
-pub(crate) use render::push_json_string;
+pub use render::{entry_to_json, metadata_is_object, push_json_string};
 
 /// Bounds on what one ingest body may contain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,8 +30,17 @@ pub fn entry_to_json(id: u64, e: &EntryRef<'_>, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// Whether `metadata` is what the daemon stores for a record: nothing, or
+/// a JSON object (the text that [`entry_to_json`] writes as is). A record
+/// whose payload decodes as an entry but whose metadata is anything else
+/// (a raw library payload) is not a log entry.
+pub fn metadata_is_object(metadata: &str) -> bool {
+    metadata.is_empty()
+        || (metadata.starts_with('{') && super::json_text::validate(metadata.as_bytes()).is_ok())
+}
+
 /// Appends `s` as a JSON string literal, quotes included.
-pub(crate) fn push_json_string(out: &mut Vec<u8>, s: &str) {
+pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
     // Serializing a `str` cannot fail and writing to a `Vec` cannot fail, so
     // the error branch is unreachable; it writes a valid empty string anyway.
     if serde_json::to_writer(&mut *out, s).is_err() {

@@ -214,9 +214,9 @@ pub(crate) fn find_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> O
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a
-/// space, `%XX` a byte; invalid UTF-8 becomes U+FFFD).
-pub fn decode_component(s: &str) -> String {
-    form_decode(s)
+/// space, `%XX` a byte); `None` when the bytes are not UTF-8.
+pub fn decode_component(s: &str) -> Option<String> {
+    String::from_utf8(form_decode_bytes(s)).ok()
 }
 
 /// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.

@@ -112,7 +112,13 @@ fn services_param(req: &Request) -> Result<Vec<String>, Reply> {
     }
     raw.split(',')
         .map(|element| {
-            let name = decode_component(element).trim().to_owned();
+            let Some(name) = decode_component(element) else {
+                return Err(error(
+                    400,
+                    "service: a name is not UTF-8 once percent-decoded; service names are UTF-8 text",
+                ));
+            };
+            let name = name.trim().to_owned();
             if name.is_empty() {
                 Err(error(
                     400,
@@ -184,6 +190,8 @@ struct LogFacts {
     oldest_ns: Option<u64>,
     newest_ns: Option<u64>,
     rebuilt: u64,
+    /// Why the indexes could not be brought up to date (damage), if so.
+    index_error: Option<String>,
 }
 
 fn log_facts(rs: &ReadSide) -> Result<LogFacts, String> {
@@ -195,12 +203,23 @@ fn log_facts(rs: &ReadSide) -> Result<LogFacts, String> {
             gc.segments().iter().map(|s| s.file_bytes).sum(),
         )
     });
-    let mut catalog = rs.current_catalog().map_err(|e| e.to_string())?;
+    // Monitoring keeps answering when the log is damaged: the catalog as
+    // far as it got, and the error.
+    let (mut catalog, index_error) = match rs.current_catalog() {
+        Ok(c) => (c, None),
+        Err(e) => (
+            match rs.catalog.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            },
+            Some(e.to_string()),
+        ),
+    };
     let (stored, record_bytes, index_bytes) = catalog.totals();
     let mut oldest: Option<u64> = None;
     let mut newest: Option<u64> = None;
     for index in catalog.snapshot() {
-        for b in index.blocks() {
+        for b in index.blocks().iter().filter(|b| b.holds_entries()) {
             oldest = Some(oldest.map_or(b.min_timestamp_ns(), |o| o.min(b.min_timestamp_ns())));
             newest = Some(newest.map_or(b.max_timestamp_ns(), |n| n.max(b.max_timestamp_ns())));
         }
@@ -216,7 +235,19 @@ fn log_facts(rs: &ReadSide) -> Result<LogFacts, String> {
         oldest_ns: oldest,
         newest_ns: newest,
         rebuilt: catalog.rebuilt,
+        index_error,
     })
+}
+
+fn json_string_or_null(s: Option<&str>) -> String {
+    match s {
+        Some(s) => {
+            let mut out = Vec::new();
+            spool_proto::decode::push_json_string(&mut out, s);
+            String::from_utf8(out).unwrap_or_default()
+        }
+        None => "null".to_owned(),
+    }
 }
 
 fn time_or_null(ns: Option<u64>) -> String {
@@ -247,7 +278,7 @@ pub(super) fn stats_job(c: Counters) -> Job {
                 "\"fsyncs\":{},\"records_per_fsync\":{:.2},\"bytes_on_disk\":{},\"record_bytes\":{},\"segments\":{},",
                 "\"oldest_record_time\":{},\"newest_record_time\":{},\"last_id\":\"{}\",",
                 "\"open_connections\":{},\"requests\":{},\"queries_served\":{},",
-                "\"index_bytes\":{},\"index_bytes_per_record\":{:.2}}}"
+                "\"index_bytes\":{},\"index_bytes_per_record\":{:.2},\"index_error\":{}}}"
             ),
             f.stats.records,
             dropped,
@@ -268,6 +299,7 @@ pub(super) fn stats_job(c: Counters) -> Job {
             rs.queries.load(Ordering::Relaxed),
             f.index_bytes,
             f.index_bytes as f64 / f.stored.max(1) as f64,
+            json_string_or_null(f.index_error.as_deref()),
         );
         Reply::json(200, body.into_bytes())
     })
@@ -370,6 +402,12 @@ pub(super) fn metrics_job(c: Counters) -> Job {
             "spool_index_bytes",
             "Bytes of segment indexes held in memory.",
             f.index_bytes as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_index_ok",
+            "1 while the indexes are current with the log; 0 when indexing stopped at damage (see /stats index_error).",
+            if f.index_error.is_none() { 1.0 } else { 0.0 },
         );
         gauge(
             &mut out,

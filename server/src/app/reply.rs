@@ -204,6 +204,14 @@ pub fn too_much_buffered(limit: u64) -> Reply {
     )
 }
 
+/// 413 for a request that alone needs more than `--max-buffered`.
+pub fn larger_than_buffer(limit: u64) -> Reply {
+    error(
+        413,
+        &format!("this request needs more than --max-buffered ({limit} bytes) to receive; send a smaller body, or raise --max-buffered"),
+    )
+}
+
 /// 503 when the client's address has `--max-connections-per-ip` open.
 pub fn too_many_from_address() -> Reply {
     with_header(

@@ -83,6 +83,13 @@ pub(crate) fn walk(dir: &Path, sink: &mut impl Sink, skipped: &str) -> Result<Wa
     while !reached_end {
         match reader.next(&mut store) {
             Ok(Some(ReadItem::Record { id, payload })) => match EntryRef::decode(payload) {
+                Ok(e) if !spool_proto::decode::metadata_is_object(e.metadata) => {
+                    walked.not_entries += 1;
+                    let _ = sink.flush();
+                    eprintln!(
+                        "spool: record {id}: payload is not a log entry (its metadata is not a JSON object); not {skipped}"
+                    );
+                }
                 Ok(e) => match sink.entry(id, &e) {
                     Ok(true) => {}
                     Ok(false) => break,

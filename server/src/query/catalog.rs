@@ -17,7 +17,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use spool_core::entry::{EntryRef, Level};
 use spool_core::index::{Fields, IndexBuilder, SegmentIndex};
 use spool_core::record::{
     decode_frame_unchecked, frame_is_intact, Decoded, FrameError, Lsn, SegmentId, MAX_PAYLOAD_LEN,
@@ -166,12 +165,16 @@ impl Catalog {
             }
             let index = match self.active.take() {
                 Some(mut a) if a.builder.index().segment() == segment => {
-                    self.feed(&mut a.builder, last, false)?;
+                    if !self.feed(&mut a.builder, last)? {
+                        continue; // deleted by retention meanwhile
+                    }
                     a.builder.finish()
                 }
                 other => {
                     self.active = other;
-                    match index_files::load(&self.dir, segment, Some((first, last))) {
+                    let loaded = index_files::load(&self.dir, segment, Some((first, last)))
+                        .and_then(|index| self.check_ends(&index).map(|()| index));
+                    match loaded {
                         Ok(index) => index,
                         Err(e) => {
                             if !matches!(e, index_files::IndexFileError::Missing(_)) {
@@ -182,13 +185,18 @@ impl Catalog {
                                 );
                             }
                             let mut b = IndexBuilder::new(segment);
-                            self.feed(&mut b, last, true)?;
+                            if !self.feed(&mut b, last)? {
+                                continue; // deleted by retention meanwhile
+                            }
                             b.finish()
                         }
                     }
                 }
             };
             if index.last_id() != Some(last) {
+                if self.file(segment).ok().flatten().is_none() {
+                    continue; // deleted by retention while it was read
+                }
                 return Err(CatalogError::Damaged(Damaged {
                     segment,
                     offset: index.covered_len(),
@@ -215,33 +223,59 @@ impl Catalog {
             },
         };
         let before = a.builder.index().covered_len();
-        let fed = self.feed(&mut a.builder, view.durable, false);
+        let fed = self.feed(&mut a.builder, view.durable);
         if a.builder.index().covered_len() != before {
             a.snapshot = None;
         }
         self.active = Some(a);
-        fed
+        fed.map(|_| ())
+    }
+
+    /// Whether a loaded index's first and last blocks are this segment's
+    /// bytes (CRC, ids, frames) and every block has its CRC: an index copied
+    /// from another log, or written without block CRCs, is not used.
+    fn check_ends(&mut self, index: &SegmentIndex) -> Result<(), index_files::IndexFileError> {
+        use index_files::IndexFileError::Stale;
+        if index.blocks().iter().any(|b| b.crc().is_none()) {
+            return Err(Stale("it has blocks without a checksum".to_owned()));
+        }
+        let file = match self.file(index.segment()) {
+            Ok(Some(f)) => f,
+            _ => return Err(Stale("its segment cannot be read".to_owned())),
+        };
+        let ends = [index.blocks().first(), index.blocks().last()];
+        for block in ends.into_iter().flatten() {
+            let mut buf = vec![0u8; usize::try_from(block.byte_len()).unwrap_or(0)];
+            let read = read_at(&file, &mut buf, block.offset()).unwrap_or(0);
+            if read != buf.len() || !block.describes(index.segment(), &buf) {
+                return Err(Stale(format!(
+                    "its block at offset {} does not describe the segment's bytes",
+                    block.offset()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Pushes the frames of the builder's segment from where it stopped,
     /// up to and including id `upto`. Stops early at the end of what is
     /// written; a frame that does not decode before `upto` is reached is
     /// damage.
-    fn feed(
-        &mut self,
-        builder: &mut IndexBuilder,
-        upto: Lsn,
-        check_crc: bool,
-    ) -> Result<(), CatalogError> {
+    ///
+    /// Every frame's CRC is checked on the way, so an index never describes
+    /// damaged bytes as good ones (a block's CRC is of bytes that were
+    /// intact when indexed). `Ok(false)`: the segment's file is gone
+    /// (retention deleted it).
+    fn feed(&mut self, builder: &mut IndexBuilder, upto: Lsn) -> Result<bool, CatalogError> {
         let segment = builder.index().segment();
         if builder.index().last_id().is_some_and(|l| l >= upto) {
-            return Ok(());
+            return Ok(true);
         }
         let Some(file) = self
             .file(segment)
             .map_err(|e| CatalogError::Io(segment, e))?
         else {
-            return Ok(()); // deleted by retention meanwhile
+            return Ok(false); // deleted by retention meanwhile
         };
         let mut buf = vec![0u8; READ];
         loop {
@@ -251,7 +285,7 @@ impl Catalog {
             let mut pos = 0usize;
             loop {
                 if builder.index().last_id().is_some_and(|l| l >= upto) {
-                    return Ok(());
+                    return Ok(true);
                 }
                 let offset = at + pos as u64;
                 let damaged = |what: String| {
@@ -262,9 +296,7 @@ impl Catalog {
                     })
                 };
                 let rest = &bytes[pos..];
-                // Structure only, no CRC: these are records this process
-                // just made durable (or a sealed segment whose index was
-                // lost); every record a query serves is CRC-checked then.
+                // Structure first; the CRC once the frame is whole (below).
                 let frame = match decode_frame_unchecked(rest, MAX_PAYLOAD_LEN) {
                     Ok(Decoded::Record(frame)) => frame,
                     Ok(Decoded::NeedMore { .. }) if n == buf.len() && pos > 0 => break,
@@ -284,27 +316,14 @@ impl Catalog {
                     Err(e) => return Err(damaged(e.to_string())),
                 };
                 if frame.seq > upto {
-                    return Ok(());
+                    return Ok(true);
                 }
                 // A payload that is not an entry (a raw payload appended
                 // through the library) is indexed as one no query selects.
-                let fields = EntryRef::peek_fields(frame.payload)
-                    .and_then(|(timestamp_ns, level, service)| {
-                        Some(Fields {
-                            timestamp_ns,
-                            level: Level::from_u8(level)?,
-                            service,
-                            entry: true,
-                        })
-                    })
-                    .unwrap_or_else(Fields::raw);
+                let fields = Fields::peek(frame.payload);
                 let len = frame.encoded_len() as usize;
                 let frame_bytes = rest.get(..len).unwrap_or_default();
-                // A sealed segment's index rebuilt from its file: every
-                // record is CRC-checked on the way, so the block CRCs are
-                // of good bytes. (The active segment's records were just
-                // made durable by this process.)
-                if check_crc && !frame_is_intact(frame_bytes, segment) {
+                if !frame_is_intact(frame_bytes, segment) {
                     return Err(damaged(FrameError::BadCrc.to_string()));
                 }
                 builder

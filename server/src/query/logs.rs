@@ -130,6 +130,7 @@ fn run_once(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, Trouble> {
     };
     let mut logs = Vec::with_capacity(q.limit.min(1000) * 200);
     let mut count = 0usize;
+    let mut emitted = 0usize;
     let mut last_id = None;
     let mut partial_at = None;
     let mut bytes = Vec::new();
@@ -180,12 +181,19 @@ fn run_once(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, Trouble> {
             });
         }
         for m in &found {
-            if count > 0 {
+            count += 1;
+            last_id = Some(m.id);
+            // A payload laid out as an entry whose metadata is not a JSON
+            // object (a raw library payload) is not a log entry: skipped,
+            // but counted for paging so the cursor stays exact.
+            if !spool_proto::decode::metadata_is_object(m.entry.metadata) {
+                continue;
+            }
+            if emitted > 0 {
                 logs.push(b',');
             }
             entry_to_json(m.id.0, &m.entry, &mut logs);
-            count += 1;
-            last_id = Some(m.id);
+            emitted += 1;
             // Past the byte budget: stop after this record (there is
             // always at least one, so paging moves on).
             if logs.len() >= rs.max_answer && count < q.limit {
@@ -204,7 +212,7 @@ fn run_once(rs: &ReadSide, q: &LogsQuery) -> Result<Vec<u8>, Trouble> {
         None => None,
     };
     let mut body = Vec::with_capacity(logs.len() + 128);
-    body.extend_from_slice(format!("{{\"count\":{count},\"logs\":[").as_bytes());
+    body.extend_from_slice(format!("{{\"count\":{emitted},\"logs\":[").as_bytes());
     body.extend_from_slice(&logs);
     body.extend_from_slice(b"],\"next_cursor\":");
     match next {

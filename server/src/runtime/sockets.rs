@@ -109,8 +109,16 @@ impl Server {
             && slot.conn.in_body()
             && (others as u64).saturating_add(want as u64) > max;
         if over {
+            // Larger than the whole budget: no retry can succeed (413);
+            // else the others hold it (503, retry).
+            let never = want as u64 > max;
             slot.conn.refuse(clock::mono(), |out| {
-                reply::too_much_buffered(max).write(out, Version::Http11, false)
+                let r = if never {
+                    reply::larger_than_buffer(max)
+                } else {
+                    reply::too_much_buffered(max)
+                };
+                r.write(out, Version::Http11, false)
             });
             slot.charged = slot.conn.buffered();
             self.buffered = others + slot.charged;

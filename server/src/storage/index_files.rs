@@ -17,6 +17,10 @@ use spool_core::record::SegmentId;
 
 use super::files::segment_file_name;
 
+/// The largest index file read: a 64 MiB segment's index is well under a
+/// megabyte; anything larger is not one of ours.
+pub const MAX_INDEX_BYTES: u64 = 64 << 20;
+
 /// The index file's name for `segment`.
 pub fn index_file_name(segment: SegmentId) -> String {
     let seg = segment_file_name(segment);
@@ -55,7 +59,14 @@ pub fn load(
     segment: SegmentId,
     ids: Option<(spool_core::record::Lsn, spool_core::record::Lsn)>,
 ) -> Result<SegmentIndex, IndexFileError> {
-    let bytes = fs::read(path(dir, segment)).map_err(IndexFileError::Missing)?;
+    let p = path(dir, segment);
+    let meta = fs::symlink_metadata(&p).map_err(IndexFileError::Missing)?;
+    if !meta.file_type().is_file() || meta.len() > MAX_INDEX_BYTES {
+        return Err(IndexFileError::Stale(format!(
+            "it is not a regular file of at most {MAX_INDEX_BYTES} bytes"
+        )));
+    }
+    let bytes = fs::read(&p).map_err(IndexFileError::Missing)?;
     let index = decode(&bytes).map_err(IndexFileError::Invalid)?;
     if index.segment() != segment {
         return Err(IndexFileError::Stale(format!(

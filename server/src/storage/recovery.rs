@@ -34,7 +34,7 @@ use spool_core::recover::{is_unwritten, Corruption, LogScan, SegmentScan};
 
 use super::backend::{Access, OsStorage, Storage, StorageError};
 use super::files::{parse_segment_file_name, segment_file_name, MARK_FILE};
-use super::index_files::index_file_name;
+use super::index_files::{index_file_name, MAX_INDEX_BYTES};
 
 /// Why a data directory cannot be opened.
 #[derive(Debug)]
@@ -233,9 +233,24 @@ fn take_from_index<S: Storage>(
     log: &mut LogScan,
     id: SegmentId,
 ) -> Result<bool, OpenError> {
-    let Ok((bytes, _)) = storage.read(&index_file_name(id)) else {
+    let idx_name = index_file_name(id);
+    let Ok(idx) = storage.open(&idx_name, Access::Read) else {
         return Ok(false);
     };
+    let Ok(idx_stat) = storage.stat(&idx) else {
+        return Ok(false);
+    };
+    if idx_stat.len > MAX_INDEX_BYTES {
+        return Ok(false);
+    }
+    let mut bytes = vec![0u8; usize::try_from(idx_stat.len).unwrap_or(0)];
+    let mut done = 0;
+    while done < bytes.len() {
+        match storage.pread(&idx, &mut bytes[done..], done as u64) {
+            Ok(0) | Err(_) => return Ok(false),
+            Ok(n) => done += n,
+        }
+    }
     let Ok(index) = spool_core::index::decode(&bytes) else {
         return Ok(false);
     };
@@ -253,9 +268,20 @@ fn take_from_index<S: Storage>(
     if index.covered_len() > stat.len {
         return Ok(false);
     }
-    // The first and last blocks must be this segment's bytes (CRC, ids,
-    // frame boundaries): an index copied from another log, or left from
-    // other contents, is not taken. Two reads of at most a block each.
+    // The segment's header must be valid for this id, every block must
+    // carry its CRC, and the first and last blocks must be this segment's
+    // bytes (CRC, ids, frame boundaries): an index copied from another log,
+    // or left from other contents, is not taken. Three small reads.
+    let mut header = [0u8; spool_core::record::SEGMENT_HEADER_LEN as usize];
+    match storage.pread(&file, &mut header, 0) {
+        Ok(n) if n == header.len() => {}
+        _ => return Ok(false),
+    }
+    if spool_core::recover::check_header(id, &header).is_err()
+        || index.blocks().iter().any(|b| b.crc().is_none())
+    {
+        return Ok(false);
+    }
     let ends = [index.blocks().first(), index.blocks().last()];
     for block in ends.into_iter().flatten() {
         let mut buf = vec![0u8; usize::try_from(block.byte_len()).unwrap_or(0)];
