@@ -247,8 +247,17 @@ impl OsStorage {
     }
 
     fn open_with(&self, name: &str, options: &mut OpenOptions) -> Result<File, StorageError> {
+        self.open_flags(name, options, 0)
+    }
+
+    fn open_flags(
+        &self,
+        name: &str,
+        options: &mut OpenOptions,
+        flags: libc::c_int,
+    ) -> Result<File, StorageError> {
         options
-            .custom_flags(libc::O_CLOEXEC)
+            .custom_flags(libc::O_CLOEXEC | flags)
             .open(self.path(name))
             .map_err(|e| StorageError::from_io(&e))
     }
@@ -271,12 +280,24 @@ impl Storage for OsStorage {
 
     fn open(&self, name: &str, access: Access) -> Result<File, StorageError> {
         let mut options = OpenOptions::new();
-        match access {
-            Access::Read => options.read(true),
-            Access::Write => options.write(true),
-            Access::ReadWrite => options.read(true).write(true),
+        // O_NONBLOCK for reading: no effect on a regular file, and a FIFO
+        // put where a file is expected opens at once (then fails to read)
+        // instead of blocking start-up until a writer appears.
+        let flags = match access {
+            Access::Read => {
+                options.read(true);
+                libc::O_NONBLOCK
+            }
+            Access::Write => {
+                options.write(true);
+                0
+            }
+            Access::ReadWrite => {
+                options.read(true).write(true);
+                0
+            }
         };
-        self.open_with(name, &mut options)
+        self.open_flags(name, &mut options, flags)
     }
 
     fn create(&self, name: &str) -> Result<File, StorageError> {
