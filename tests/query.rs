@@ -733,6 +733,19 @@ fn partial_answers_continue_exactly_and_the_query_cap_answers_503() {
     );
     let addr = s.addr;
     let long = thread::spawn(move || post(addr, "/simulate?count=3000000", "text/plain", b""));
+    // Wait until it runs (records appear), so what follows overlaps it.
+    let started = Instant::now();
+    while get(addr, "/stats").json()["total_processed"]
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "/simulate never started"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
     // Queries go one at a time; some overlap another and are refused.
     let mut refused = None;
     let deadline = Instant::now() + Duration::from_secs(20);
