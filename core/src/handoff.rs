@@ -198,24 +198,25 @@ impl Handoff {
     }
 
     /// Blocks until the durable id is above `seen`, the log closes or
-    /// fails, or `timeout` passes; returns the durable id then. What a
-    /// follower waits on. (Not modelled under loom: it has a timeout.)
+    /// fails, or about `timeout` passes (a spurious wake-up may return
+    /// sooner); returns the durable id then. What a follower waits on; the
+    /// caller keeps its own deadline (this module reads no clock). (Not
+    /// modelled under loom: it has a timeout.)
     #[cfg(not(loom))]
     pub fn wait_beyond(&self, seen: Lsn, timeout: core::time::Duration) -> Lsn {
-        let deadline = std::time::Instant::now() + timeout;
         let me = current();
-        loop {
-            let mut s = self.lock();
-            s.waiters.retain(|(_, t)| t.id() != me.id());
-            let now = std::time::Instant::now();
-            if s.durable > seen || s.failed.is_some() || s.closing || now >= deadline {
-                return s.durable;
-            }
-            s.waiters.push((seen.next(), me.clone()));
-            drop(s);
-            // An unpark between the unlock and here is not lost.
-            std::thread::park_timeout(deadline - now);
+        let mut s = self.lock();
+        if s.durable > seen || s.failed.is_some() || s.closing {
+            return s.durable;
         }
+        s.waiters.retain(|(_, t)| t.id() != me.id());
+        s.waiters.push((seen.next(), me.clone()));
+        drop(s);
+        // An unpark between the unlock and here is not lost.
+        std::thread::park_timeout(timeout);
+        let mut s = self.lock();
+        s.waiters.retain(|(_, t)| t.id() != me.id());
+        s.durable
     }
 
     /// Whether [`Handoff::close`] was called.
