@@ -730,8 +730,8 @@ fn usage_errors_name_the_argument_and_exit_2() {
             "spool --help",
         ),
         (
-            &["tail"],
-            &["unknown command \"tail\"", "cat, stats, verify"],
+            &["follow"],
+            &["unknown command \"follow\"", "cat, tail, stats, verify"],
             "spool --help",
         ),
     ];
@@ -815,4 +815,111 @@ fn an_empty_service_selects_records_without_one() {
         .collect();
     assert!(!want.is_empty());
     assert_eq!(got, want);
+}
+
+/// Starts `spool tail <args>` with stdout piped; returns the child and a
+/// channel of its stdout lines.
+fn spawn_tail(
+    dir: &Path,
+    args: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(spool_bin())
+        .arg("tail")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn spool tail");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Ids (and levels) of the tail's lines until `want` lines came (20 s max).
+fn tail_lines(rx: &std::sync::mpsc::Receiver<String>, want: usize) -> Vec<(u64, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut got = Vec::new();
+    while got.len() < want {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        got.push((
+            v["id"].as_str().unwrap().parse().unwrap(),
+            v["level"].as_str().unwrap().to_owned(),
+        ));
+    }
+    got
+}
+
+/// `spool tail -f` follows the daemon's writes across rotations, every
+/// record once, in order; `--from now` starts after what is there;
+/// `--level` filters; without -f it stops at the end.
+#[test]
+fn tail_follows_the_daemon_across_rotation() {
+    let tmp = TempDir::new("cli-tail");
+    let mut s = start(
+        tmp.path(),
+        &["--segment-size", "64KiB", "--max-record", "16KiB"],
+    );
+    let batch = |from: usize, n: usize| {
+        let body: String = (from..from + n)
+            .map(|i| {
+                let level = if i % 3 == 0 { "ERROR" } else { "INFO" };
+                format!(
+                    "{{\"level\":\"{level}\",\"message\":\"tail {i} {}\"}}\n",
+                    "p".repeat(40)
+                )
+            })
+            .collect();
+        let r = post(s.addr, "/ingest", "application/x-ndjson", body.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    batch(0, 10);
+    let (mut all, all_rx) = spawn_tail(tmp.path(), &["-f", "--from", "oldest", "--format", "json"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (mut errors, errors_rx) =
+        spawn_tail(tmp.path(), &["-f", "--level", "ERROR", "--format", "json"]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for k in 0..30 {
+        batch(10 + k * 100, 100);
+    }
+    let segments = segments(tmp.path()).len();
+    assert!(segments >= 3, "rotated: {segments} segments");
+    let got = tail_lines(&all_rx, 3010);
+    let ids: Vec<u64> = got.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        ids,
+        (1..=3010).collect::<Vec<u64>>(),
+        "every record once, in order"
+    );
+    // --from now (the default) started after the first 10; ERROR only.
+    let got = tail_lines(&errors_rx, 1000);
+    let want: Vec<u64> = (10..3010u64)
+        .filter(|i| i % 3 == 0)
+        .map(|i| i + 1)
+        .collect();
+    assert_eq!(got.iter().map(|(id, _)| *id).collect::<Vec<_>>(), want);
+    assert!(got.iter().all(|(_, level)| level == "ERROR"));
+    let _ = all.kill();
+    let _ = errors.kill();
+    let _ = all.wait();
+    let _ = errors.wait();
+    // Without -f: from an id to the end, then exit 0.
+    let (code, out, err) = run_in("tail", tmp.path(), &["--from", "3000", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 10);
+    stop(&mut s);
 }

@@ -18,19 +18,21 @@ usage:
                               each on a terminal; gaps on stderr. Filters as GET /logs:
                               --level, --service, --since, --until, --grep [-i];
                               --limit N, --reverse
+  spool tail [-f] [options]   records from --from oldest|now|ID (default now); with -f,
+                              follow the directory as a daemon writes it. Same filters
   spool stats [--data-dir DIR]
                               count records by level and service; time span, segments,
                               bytes, gaps
   spool verify [--data-dir DIR]
                               check every record, the id sequence and the log mark
-  spool <command> --help      the options of cat, stats, verify
+  spool <command> --help      the options of cat, tail, stats, verify
   spool --version             the version
   spool --help                this text
 
 exit status: 0 ok; 1 failure a restart may fix (IO error, write failure,
 directory locked); 2 usage; 3 the log is damaged (corruption or missing
 segments or records: an operator must look, see spool verify); 4 spool cat
-reported gaps (records deleted before they were read).
+or tail reported gaps (records deleted before they were read).
 
 serve options (each also from its SPOOL_* environment variable; flags win):
 ";
@@ -47,10 +49,11 @@ fn main() -> ExitCode {
             println!("spool {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some(command @ ("cat" | "stats" | "verify" | "serve")) => {
+        Some(command @ ("cat" | "tail" | "stats" | "verify" | "serve")) => {
             let _ = args.next();
             match command {
                 "cat" => cli::cat::main(&mut args),
+                "tail" => cli::tail::main(&mut args),
                 "stats" => cli::stats::main(&mut args),
                 "verify" => cli::verify::main(&mut args),
                 _ => serve(&raw[1..], &mut args),
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
 fn help(command: Option<&str>) -> ExitCode {
     match command {
         Some("cat") => print!("{}", cli::cat::SPEC.help()),
+        Some("tail") => print!("{}", cli::tail::SPEC.help()),
         Some("stats") => print!("{}", cli::stats::SPEC.help()),
         Some("verify") => print!("{}", cli::verify::SPEC.help()),
         None | Some("serve") => print!("{USAGE}{}", options_help()),

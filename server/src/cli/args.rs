@@ -152,7 +152,7 @@ impl fmt::Display for ArgError {
             }
             ArgError::UnknownCommand(word) => write!(
                 f,
-                "unknown command {word:?}: the commands are serve, cat, stats, verify"
+                "unknown command {word:?}: the commands are serve, cat, tail, stats, verify"
             ),
         }
     }

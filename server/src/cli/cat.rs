@@ -18,14 +18,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use spool_core::entry::EntryRef;
-use spool_core::query::{parse_levels, parse_services, Filter};
+use spool_core::query::Filter;
 use spool_core::record::Lsn;
-use spool_proto::{format_rfc3339_nanos, parse_time_param};
+use spool_proto::format_rfc3339_nanos;
 
 use super::args::{
     default_data_dir, parse_format, ArgError, CommandSpec, FlagSpec, Format, Given, Usage,
     DATA_DIR, FORMAT, HELP,
 };
+use super::filters;
 use super::walk::{walk, Sink};
 use super::{term, EXIT_FAILURE, EXIT_GAP, EXIT_OK};
 
@@ -35,42 +36,12 @@ pub static SPEC: CommandSpec = CommandSpec {
     summary: "print the records of a data directory, oldest first (gaps and damage on stderr)",
     flags: &[
         DATA_DIR,
-        FlagSpec {
-            long: "level",
-            short: None,
-            value: Some("LEVELS"),
-            help: "a level (ERROR), a comma list (WARN,ERROR) or a minimum (>=WARN)",
-        },
-        FlagSpec {
-            long: "service",
-            short: None,
-            value: Some("NAMES"),
-            help: "a service name or a comma list (repeatable); '' for records without a service",
-        },
-        FlagSpec {
-            long: "since",
-            short: None,
-            value: Some("TIME"),
-            help: "records stamped at or after TIME: RFC 3339 (2026-01-02T15:04:05Z) or Unix milliseconds",
-        },
-        FlagSpec {
-            long: "until",
-            short: None,
-            value: Some("TIME"),
-            help: "records stamped before TIME (not at it): RFC 3339 or Unix milliseconds",
-        },
-        FlagSpec {
-            long: "grep",
-            short: None,
-            value: Some("TEXT"),
-            help: "records whose message or metadata contains TEXT (exact bytes)",
-        },
-        FlagSpec {
-            long: "grep-i",
-            short: Some('i'),
-            value: None,
-            help: "with --grep: ignore ASCII case",
-        },
+        filters::LEVEL,
+        filters::SERVICE,
+        filters::SINCE,
+        filters::UNTIL,
+        filters::GREP,
+        filters::GREP_I,
         FlagSpec {
             long: "limit",
             short: None,
@@ -141,9 +112,7 @@ fn options(given: Vec<Given>) -> Result<Parsed, ArgError> {
         reverse: false,
         format: None,
     };
-    let mut levels = None;
-    let mut grep = None;
-    let mut ignore_case = false;
+    let mut filter = filters::FilterFlags::default();
     let once = |flag: &'static FlagSpec, set: bool| {
         if set {
             Err(ArgError::Twice { flag: flag.long })
@@ -156,48 +125,13 @@ fn options(given: Vec<Given>) -> Result<Parsed, ArgError> {
         why,
     };
     for (flag, value) in given {
+        let value = match filter.take(flag, value)? {
+            None => continue,
+            Some(value) => value,
+        };
         match flag.long {
             "help" => return Ok(Parsed::Help),
             "data-dir" => o.dir = PathBuf::from(value.unwrap_or_default()),
-            "level" => {
-                let mask =
-                    parse_levels(&flag.text(value)?).map_err(|e| bad(flag, e.to_string()))?;
-                // Repeating the flag adds levels, as a comma list would.
-                levels = Some(levels.unwrap_or(0) | mask);
-            }
-            "service" => {
-                let text = flag.text(value)?;
-                // An empty value: the records that have no service.
-                let names = if text.is_empty() {
-                    vec![String::new()]
-                } else {
-                    parse_services(&text).map_err(|e| bad(flag, e.to_string()))?
-                };
-                o.filter.services.get_or_insert_with(Vec::new).extend(names);
-            }
-            "since" | "until" => {
-                let text = flag.text(value)?;
-                let ns = parse_time_param(&text).ok_or_else(|| {
-                    bad(
-                        flag,
-                        format!(
-                            "{text:?} is not a time: use RFC 3339 (2026-01-02T15:04:05Z) or Unix milliseconds (1767366245000)"
-                        ),
-                    )
-                })?;
-                let slot = if flag.long == "since" {
-                    &mut o.filter.since_ns
-                } else {
-                    &mut o.filter.until_ns
-                };
-                once(flag, slot.is_some())?;
-                *slot = Some(ns);
-            }
-            "grep" => {
-                once(flag, grep.is_some())?;
-                grep = Some(flag.text(value)?);
-            }
-            "grep-i" => ignore_case = true,
             "limit" => {
                 once(flag, o.limit.is_some())?;
                 let text = flag.text(value)?;
@@ -220,34 +154,13 @@ fn options(given: Vec<Given>) -> Result<Parsed, ArgError> {
             other => return Err(SPEC.unknown_flag(other)),
         }
     }
-    if let Some(mask) = levels {
-        o.filter.levels = mask;
-    }
-    match grep {
-        Some(text) => o.filter.text = Some((text.into_bytes(), ignore_case)),
-        None if ignore_case => {
-            return Err(ArgError::Requires {
-                flag: "grep-i",
-                needs: "grep",
-            })
-        }
-        None => {}
-    }
+    o.filter = filter.finish()?;
     Ok(Parsed::Run(o))
 }
 
 /// Runs `spool cat`, writing records to stdout.
 pub fn run(o: &CatOptions) -> ExitCode {
-    let on_terminal = term::stdout_is_terminal();
-    let format = o.format.unwrap_or(if on_terminal {
-        Format::Text
-    } else {
-        Format::Json
-    });
-    let render = Render {
-        format,
-        colour: format == Format::Text && on_terminal && term::colour_allowed(),
-    };
+    let render = Render::for_stdout(o.format);
     let stdout = io::stdout();
     let out = io::BufWriter::new(stdout.lock());
     let walked = if o.reverse {
@@ -286,14 +199,29 @@ pub fn run(o: &CatOptions) -> ExitCode {
 
 /// How one record becomes one line.
 #[derive(Clone, Copy, Debug)]
-struct Render {
+pub(crate) struct Render {
     format: Format,
     colour: bool,
 }
 
 impl Render {
+    /// `format`, or by whether stdout is a terminal: NDJSON for programs,
+    /// readable coloured lines for a person.
+    pub(crate) fn for_stdout(format: Option<Format>) -> Render {
+        let on_terminal = term::stdout_is_terminal();
+        let format = format.unwrap_or(if on_terminal {
+            Format::Text
+        } else {
+            Format::Json
+        });
+        Render {
+            format,
+            colour: format == Format::Text && on_terminal && term::colour_allowed(),
+        }
+    }
+
     /// Appends the record's line, newline included.
-    fn line(&self, id: Lsn, e: &EntryRef<'_>, out: &mut Vec<u8>) {
+    pub(crate) fn line(&self, id: Lsn, e: &EntryRef<'_>, out: &mut Vec<u8>) {
         match self.format {
             Format::Json => spool_proto::decode::entry_to_json(id.0, e, out),
             Format::Text => out.extend_from_slice(readable_line(id, e, self.colour).as_bytes()),
@@ -418,6 +346,7 @@ pub fn main(args: &mut lexopt::Parser) -> ExitCode {
 mod tests {
     use super::*;
     use spool_core::entry::Level;
+    use spool_core::query::parse_levels;
 
     fn parse_args(args: &[&str]) -> Result<CatOptions, String> {
         let mut p = lexopt::Parser::from_args(args);

@@ -1,4 +1,5 @@
-//! The offline commands (`spool cat`, `spool stats`, `spool verify`), how
+//! The offline commands (`spool cat`, `spool tail`, `spool stats`,
+//! `spool verify`), how
 //! every `spool` command words a usage error, and the exit statuses they
 //! all use.
 //!
@@ -8,11 +9,13 @@
 //! | 1 | failure a restart may fix: an IO error, a failed write or sync (the daemon exits so recovery runs), the data directory locked by another process |
 //! | 2 | usage: a bad flag or value |
 //! | 3 | the log is damaged: corruption, or segments or acknowledged records missing. A restart cannot fix it; an operator must look (`spool verify`) |
-//! | 4 | `spool cat`: records were deleted by retention (or declared lost) before they could be read; each gap was reported on stderr |
+//! | 4 | `spool cat`, `spool tail`: records were deleted by retention (or declared lost) before they could be read; each gap was reported on stderr |
 
 pub mod args;
 pub mod cat;
+pub mod filters;
 pub mod stats;
+pub mod tail;
 mod term;
 pub mod verify;
 mod walk;

@@ -11,3 +11,4 @@ pub mod io_thread;
 pub mod recovery;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod watch;
