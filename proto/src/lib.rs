@@ -13,6 +13,8 @@
 //!   a stored record as the API returns it ([`decode::entry_to_json`]).
 //! - [`rfc3339`]: RFC 3339 timestamps to and from nanoseconds since the epoch.
 //! - [`unix_time`]: Unix time in s, ms, µs or ns, told apart by magnitude.
+//! - [`ws`]: WebSocket: the opening handshake, server frames out, client
+//!   frames in, with limits and close codes.
 
 #![warn(missing_docs)]
 
@@ -20,6 +22,7 @@ pub mod decode;
 pub mod http;
 pub mod rfc3339;
 pub mod unix_time;
+pub mod ws;
 
 pub use decode::{decode_entries, entry_to_json, DecodeError, DecodeLimits};
 pub use http::{
