@@ -288,6 +288,6 @@ pub fn write_close(out: &mut Vec<u8>, code: u16, reason: &str) {
     while !reason.is_char_boundary(end) {
         end -= 1;
     }
-    payload.extend_from_slice(reason[..end].as_bytes());
+    payload.extend_from_slice(&reason.as_bytes()[..end]);
     write_frame(out, OpCode::Control(Control::Close), &payload);
 }
