@@ -153,13 +153,9 @@ impl Request {
     /// Every query parameter in order, key and value percent-decoded with
     /// `+` as a space (a key without `=` has an empty value).
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        self.query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (form_decode(k), form_decode(v))
-            })
+        self.query_pairs_raw()
+            .into_iter()
+            .map(|(k, v)| (k, form_decode(v)))
             .collect()
     }
 
@@ -182,13 +178,9 @@ impl Request {
     /// `+` as a space but not checked as UTF-8 (a search needle is bytes),
     /// beside its key decoded as [`Request::query_pairs`] does.
     pub fn query_pairs_bytes(&self) -> Vec<(String, Vec<u8>)> {
-        self.query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (form_decode(k), form_decode_bytes(v))
-            })
+        self.query_pairs_raw()
+            .into_iter()
+            .map(|(k, v)| (k, form_decode_bytes(v)))
             .collect()
     }
 
@@ -196,13 +188,9 @@ impl Request {
     /// space (keys are decoded the same way before comparing). Invalid
     /// percent escapes are kept literally; invalid UTF-8 becomes U+FFFD.
     pub fn query_param(&self, key: &str) -> Option<String> {
-        self.query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .find_map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (form_decode(k) == key).then(|| form_decode(v))
-            })
+        self.query_pairs_raw()
+            .into_iter()
+            .find_map(|(k, v)| (k == key).then(|| form_decode(v)))
     }
 }
 
