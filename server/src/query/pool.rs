@@ -41,14 +41,12 @@ struct Done {
 pub struct Pool {
     queue: Option<mpsc::Sender<(u64, Job)>>,
     monitor_queue: Option<mpsc::Sender<(u64, Job)>>,
-    monitor_in_flight: usize,
-    /// Ids of the jobs queued or running, by kind.
+    /// Ids of the jobs queued or running, by kind (what each kind's cap
+    /// counts).
     kinds: std::collections::HashMap<u64, JobKind>,
     threads: Vec<std::thread::JoinHandle<()>>,
     read: Arc<ReadSide>,
     done: Arc<Done>,
-    in_flight: usize,
-    long_in_flight: usize,
     max_jobs: usize,
 }
 
@@ -100,13 +98,10 @@ impl Pool {
         Ok(Pool {
             queue: Some(tx),
             monitor_queue: Some(monitor_tx),
-            monitor_in_flight: 0,
             kinds: std::collections::HashMap::new(),
             threads: handles,
             read,
             done,
-            in_flight: 0,
-            long_in_flight: 0,
             max_jobs,
         })
     }
@@ -114,49 +109,36 @@ impl Pool {
     /// Queues job `id` of `kind`; `Err(kind)` (nothing queued) when that
     /// kind's cap is reached.
     pub fn try_submit(&mut self, id: u64, kind: JobKind, job: Job) -> Result<(), JobKind> {
-        match kind {
-            JobKind::Query => {
-                if self.in_flight >= self.max_jobs {
-                    return Err(kind);
-                }
-                let sent = self
-                    .queue
-                    .as_ref()
-                    .is_some_and(|q| q.send((id, job)).is_ok());
-                if !sent {
-                    return Err(kind);
-                }
-                self.in_flight += 1;
-            }
-            JobKind::Monitor => {
-                if self.monitor_in_flight >= MAX_MONITOR_JOBS {
-                    return Err(kind);
-                }
-                let sent = self
-                    .monitor_queue
-                    .as_ref()
-                    .is_some_and(|q| q.send((id, job)).is_ok());
-                if !sent {
-                    return Err(kind);
-                }
-                self.monitor_in_flight += 1;
-            }
+        let cap = match kind {
+            JobKind::Query => self.max_jobs,
+            JobKind::Monitor => MAX_MONITOR_JOBS,
+            JobKind::Long => 1,
+        };
+        if self.kinds.values().filter(|k| **k == kind).count() >= cap {
+            return Err(kind);
+        }
+        let started = match kind {
+            JobKind::Query => self
+                .queue
+                .as_ref()
+                .is_some_and(|q| q.send((id, job)).is_ok()),
+            JobKind::Monitor => self
+                .monitor_queue
+                .as_ref()
+                .is_some_and(|q| q.send((id, job)).is_ok()),
             JobKind::Long => {
-                if self.long_in_flight >= 1 {
-                    return Err(kind);
-                }
                 let (read, done) = (self.read.clone(), self.done.clone());
-                let spawned = std::thread::Builder::new()
+                std::thread::Builder::new()
                     .name("spool-long-job".to_owned())
                     .spawn(move || {
                         let answer = job(&read);
                         finish(&done, id, answer);
-                    });
-                if spawned.is_err() {
-                    return Err(kind);
-                }
-                self.long_in_flight += 1;
+                    })
+                    .is_ok()
             }
+        };
+        if !started {
+            return Err(kind);
         }
         self.kinds.insert(id, kind);
         Ok(())
@@ -168,19 +150,9 @@ impl Pool {
             return;
         };
         for (id, reply) in answers.drain(..) {
-            match self.kinds.remove(&id) {
-                Some(JobKind::Query) => self.in_flight -= 1,
-                Some(JobKind::Monitor) => self.monitor_in_flight -= 1,
-                Some(JobKind::Long) => self.long_in_flight -= 1,
-                None => {}
-            }
+            self.kinds.remove(&id);
             out.push((id, reply));
         }
-    }
-
-    /// Jobs queued or running.
-    pub fn busy(&self) -> bool {
-        !self.kinds.is_empty()
     }
 
     /// The state every job reads.
