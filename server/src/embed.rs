@@ -151,6 +151,12 @@ impl Log {
         &self.handoff
     }
 
+    /// Hands over the segment indexes recovery took from their files (see
+    /// [`Recovered::indexes`]); empty afterwards.
+    pub fn take_indexes(&mut self) -> Vec<spool_core::index::SegmentIndex> {
+        std::mem::take(&mut self.recovered.indexes)
+    }
+
     /// What recovery found when the log was opened.
     pub fn recovered(&self) -> &Recovered {
         &self.recovered

@@ -126,6 +126,14 @@ impl Catalog {
         }
     }
 
+    /// Starts from the indexes recovery already took and checked (sealed
+    /// segments), so they are not read and checked again.
+    pub fn adopt(&mut self, indexes: Vec<SegmentIndex>) {
+        for index in indexes {
+            self.sealed.insert(index.segment(), Arc::new(index));
+        }
+    }
+
     /// The segment file, opened once and kept while the segment exists
     /// (`None`: it is gone).
     pub fn file(&mut self, segment: SegmentId) -> io::Result<Option<Arc<File>>> {

@@ -162,7 +162,7 @@ impl Server {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Io)?);
         let log_waker = waker.clone();
         let log_metrics = Arc::new(LogMetrics::default());
-        let log = Log::open_with(
+        let mut log = Log::open_with(
             &cfg.data_dir,
             LogOptions {
                 commit: cfg.commit_config(),
@@ -177,7 +177,11 @@ impl Server {
         .map_err(StartError::Open)?;
         let read = Arc::new(ReadSide {
             handoff: log.handoff().clone(),
-            catalog: std::sync::Mutex::new(Catalog::new(&cfg.data_dir)),
+            catalog: std::sync::Mutex::new({
+                let mut catalog = Catalog::new(&cfg.data_dir);
+                catalog.adopt(log.take_indexes());
+                catalog
+            }),
             query_timeout: cfg.query_timeout,
             max_answer: usize::try_from(cfg.max_answer).unwrap_or(usize::MAX),
             max_record: cfg.max_record,

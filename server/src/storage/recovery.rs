@@ -28,6 +28,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use spool_core::commit::{IoError, LogState};
+use spool_core::index::SegmentIndex;
 use spool_core::mark::{add_gap, check, LogMark, MarkError, MarkProblem};
 use spool_core::record::{Lsn, SegmentId};
 use spool_core::recover::{is_unwritten, Corruption, LogScan, SegmentScan};
@@ -104,6 +105,10 @@ pub struct Recovered {
     /// Damage accepted with `accept_loss`: what was wrong, and the ids
     /// declared lost (none when no id that was handed out is missing).
     pub accepted: Option<(MarkProblem, Option<(Lsn, Lsn)>)>,
+    /// The indexes of the sealed segments taken from their files (checked
+    /// as [`scan_segments`] says), so the daemon's catalog starts from them
+    /// instead of reading and checking them again.
+    pub indexes: Vec<SegmentIndex>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError + '_ {
@@ -194,22 +199,26 @@ pub fn read_mark(dir: &Path) -> Result<Result<Option<LogMark>, MarkError>, OpenE
 /// bytes and its scan. A sealed segment with a persisted index that checks
 /// out is taken from the index, unread (see [`take_from_index`]); the
 /// newest segments are always read. Stops at the first corruption. Returns the scan for
-/// [`LogScan::found`] and [`LogScan::finish`].
+/// [`LogScan::found`] and [`LogScan::finish`], and the indexes it took.
 pub fn scan_segments<S: Storage>(
     storage: &S,
     repair: bool,
     gaps: &[(Lsn, Lsn)],
     mut visit: impl FnMut(SegmentId, &[u8], &SegmentScan) -> Result<(), OpenError>,
-) -> Result<LogScan, OpenError> {
+) -> Result<(LogScan, Vec<SegmentIndex>), OpenError> {
     let ids = list_segments_in(storage, repair)?;
     let trailing = trailing_unwritten_in(storage, &ids, repair)?;
     let mut log = LogScan::new(&ids, trailing)
         .map_err(|m| OpenError::Missing(m.0))?
         .with_gaps(gaps);
+    let mut taken = Vec::new();
     while let Some(id) = log.next_segment() {
         let name = segment_file_name(id);
-        if log.next_is_sealed() && take_from_index(storage, &mut log, id)? {
-            continue;
+        if log.next_is_sealed() {
+            if let Some(index) = take_from_index(storage, &mut log, id)? {
+                taken.push(index);
+                continue;
+            }
         }
         let (bytes, stat) = storage.read(&name).map_err(storage_err(storage, &name))?;
         let sealed_at = stat.modified_secs.saturating_mul(1_000_000_000);
@@ -218,13 +227,13 @@ pub fn scan_segments<S: Storage>(
             .map_err(OpenError::Corrupt)?;
         visit(id, &bytes, &scan)?;
     }
-    Ok(log)
+    Ok((log, taken))
 }
 
 /// Takes sealed segment `id` from its persisted index instead of its
 /// bytes, if the index decodes (magic, version, CRC), names this segment,
-/// covers no more than the file holds, and its ids continue the log.
-/// `false` (read the segment instead) otherwise: an index is never
+/// covers no more than the file holds, and its ids continue the log; the
+/// index when it was taken, `None` (read the segment instead) otherwise: an index is never
 /// trusted further than that, and start-up does not read old segments
 /// whole (that is `spool verify`'s job; a query checks every record it
 /// serves).
@@ -232,33 +241,33 @@ fn take_from_index<S: Storage>(
     storage: &S,
     log: &mut LogScan,
     id: SegmentId,
-) -> Result<bool, OpenError> {
+) -> Result<Option<SegmentIndex>, OpenError> {
     let idx_name = index_file_name(id);
     let Ok(idx) = storage.open(&idx_name, Access::Read) else {
-        return Ok(false);
+        return Ok(None);
     };
     let Ok(idx_stat) = storage.stat(&idx) else {
-        return Ok(false);
+        return Ok(None);
     };
     if idx_stat.len > MAX_INDEX_BYTES {
-        return Ok(false);
+        return Ok(None);
     }
     let mut bytes = vec![0u8; usize::try_from(idx_stat.len).unwrap_or(0)];
     let mut done = 0;
     while done < bytes.len() {
         match storage.pread(&idx, &mut bytes[done..], done as u64) {
-            Ok(0) | Err(_) => return Ok(false),
+            Ok(0) | Err(_) => return Ok(None),
             Ok(n) => done += n,
         }
     }
     let Ok(index) = spool_core::index::decode(&bytes) else {
-        return Ok(false);
+        return Ok(None);
     };
     let (Some(first), Some(last)) = (index.first_id(), index.last_id()) else {
-        return Ok(false);
+        return Ok(None);
     };
     if index.segment() != id || !log.continues(first, last) {
-        return Ok(false);
+        return Ok(None);
     }
     let name = segment_file_name(id);
     let file = storage
@@ -266,7 +275,7 @@ fn take_from_index<S: Storage>(
         .map_err(storage_err(storage, &name))?;
     let stat = storage.stat(&file).map_err(storage_err(storage, &name))?;
     if index.covered_len() > stat.len {
-        return Ok(false);
+        return Ok(None);
     }
     // The segment's header must be valid for this id, every block must
     // carry its CRC, and the first and last blocks must be this segment's
@@ -275,12 +284,12 @@ fn take_from_index<S: Storage>(
     let mut header = [0u8; spool_core::record::SEGMENT_HEADER_LEN as usize];
     match storage.pread(&file, &mut header, 0) {
         Ok(n) if n == header.len() => {}
-        _ => return Ok(false),
+        _ => return Ok(None),
     }
     if spool_core::recover::check_header(id, &header).is_err()
         || index.blocks().iter().any(|b| b.crc().is_none())
     {
-        return Ok(false);
+        return Ok(None);
     }
     let ends = [index.blocks().first(), index.blocks().last()];
     for block in ends.into_iter().flatten() {
@@ -288,19 +297,20 @@ fn take_from_index<S: Storage>(
         let mut done = 0;
         while done < buf.len() {
             match storage.pread(&file, &mut buf[done..], block.offset() + done as u64) {
-                Ok(0) => return Ok(false),
+                Ok(0) => return Ok(None),
                 Ok(n) => done += n,
                 Err(e) => return Err(storage_err(storage, &name)(e)),
             }
         }
         if !block.describes(id, &buf) {
-            return Ok(false);
+            return Ok(None);
         }
     }
     let sealed_at = stat.modified_secs.saturating_mul(1_000_000_000);
     Ok(log
         .push_indexed(first, last, index.covered_len(), stat.len, sealed_at)
-        .is_ok())
+        .ok()
+        .map(|()| index))
 }
 
 /// Opens the log in `storage` for writing: scans it, checks it against its
@@ -323,7 +333,7 @@ pub fn recover<S: Storage>(
         _ => Vec::new(),
     };
     let mut torn = Vec::new();
-    let log = scan_segments(storage, repair, &gaps, |id, _bytes, scan| {
+    let (log, indexes) = scan_segments(storage, repair, &gaps, |id, _bytes, scan| {
         if let Some(t) = scan.torn {
             torn.push((id, t.at, t.dirty_end - t.at));
         }
@@ -366,6 +376,7 @@ pub fn recover<S: Storage>(
         records,
         torn,
         accepted,
+        indexes,
     })
 }
 
