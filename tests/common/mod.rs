@@ -384,3 +384,19 @@ pub fn stop(s: &mut Spool) {
         s.stderr()
     );
 }
+
+/// Byte ranges `[start, end)` of the frames in a segment file, by walking
+/// the length fields (the format in core/src/record.rs).
+pub fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut pos = 32;
+    while pos + 20 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        out.push((pos, pos + 20 + len));
+        pos += 20 + len;
+    }
+    out
+}
