@@ -16,7 +16,6 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -381,35 +380,11 @@ fn a_body_of_one_byte_chunks_is_refused_at_once() {
 /// A TCP connection to `addr` from source address `from` (any 127.0.0.0/8
 /// address works on Linux loopback).
 fn connect_from(from: Ipv4Addr, addr: SocketAddr) -> TcpStream {
-    // SAFETY: socket/bind/connect on a descriptor we create and then hand to
-    // TcpStream, which owns and closes it; the sockaddr_in structs are
-    // locals of the right size.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0);
-        let stream = TcpStream::from_raw_fd(fd);
-        let mut local: libc::sockaddr_in = std::mem::zeroed();
-        local.sin_family = libc::AF_INET as libc::sa_family_t;
-        local.sin_addr.s_addr = u32::from(from).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        assert_eq!(
-            libc::bind(fd, (&raw const local).cast(), len),
-            0,
-            "bind {from}"
-        );
-        let SocketAddr::V4(v4) = addr else {
-            panic!("IPv4 only")
-        };
-        let mut remote: libc::sockaddr_in = std::mem::zeroed();
-        remote.sin_family = libc::AF_INET as libc::sa_family_t;
-        remote.sin_port = v4.port().to_be();
-        remote.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
-        assert_eq!(libc::connect(fd, (&raw const remote).cast(), len), 0);
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        stream
-    }
+    let stream = connect_raw(addr, Some(from), None);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
 }
 
 #[test]

@@ -1060,33 +1060,7 @@ fn answers_are_bounded_in_size_and_in_what_waits_for_slow_readers() {
 /// A connection with a 4 KiB receive buffer (set before connecting, so the
 /// window stays small): a client that reads slowly.
 fn connect_small_window(addr: std::net::SocketAddr) -> std::net::TcpStream {
-    use std::os::fd::FromRawFd;
-    let std::net::SocketAddr::V4(v4) = addr else {
-        panic!("IPv4 only")
-    };
-    // SAFETY: socket/setsockopt/connect on a descriptor created here and
-    // handed to TcpStream, which owns and closes it; the option value and
-    // sockaddr_in are locals of the right size.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0);
-        let stream = std::net::TcpStream::from_raw_fd(fd);
-        let size: libc::c_int = 4096;
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&raw const size).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-        let mut remote: libc::sockaddr_in = std::mem::zeroed();
-        remote.sin_family = libc::AF_INET as libc::sa_family_t;
-        remote.sin_port = v4.port().to_be();
-        remote.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        assert_eq!(libc::connect(fd, (&raw const remote).cast(), len), 0);
-        stream
-    }
+    connect_raw(addr, None, Some(4096))
 }
 
 /// A log written through the library with raw payloads (not entries) is

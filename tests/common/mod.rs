@@ -400,3 +400,55 @@ pub fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
     }
     out
 }
+
+/// A TCP connection to `addr` (IPv4), optionally from source address
+/// `from` (any 127.0.0.0/8 address works on Linux loopback) and with a
+/// receive buffer of `rcvbuf` bytes set before connecting (a small window:
+/// a client that reads slowly).
+pub fn connect_raw(
+    addr: SocketAddr,
+    from: Option<std::net::Ipv4Addr>,
+    rcvbuf: Option<libc::c_int>,
+) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 only")
+    };
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| {
+        // SAFETY: sockaddr_in is plain data; all-zero is a valid value.
+        let mut a: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        a.sin_family = libc::AF_INET as libc::sa_family_t;
+        a.sin_port = port.to_be();
+        a.sin_addr.s_addr = u32::from(ip).to_be();
+        a
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: socket/setsockopt/bind/connect on a descriptor created here
+    // and handed to TcpStream, which owns and closes it; the option value
+    // and the sockaddr_in structs are locals of the right size.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let stream = TcpStream::from_raw_fd(fd);
+        if let Some(size) = rcvbuf {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const size).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        if let Some(from) = from {
+            let local = sockaddr(from, 0);
+            assert_eq!(
+                libc::bind(fd, (&raw const local).cast(), len),
+                0,
+                "bind {from}"
+            );
+        }
+        let remote = sockaddr(*v4.ip(), v4.port());
+        assert_eq!(libc::connect(fd, (&raw const remote).cast(), len), 0);
+        stream
+    }
+}
