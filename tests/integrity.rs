@@ -84,20 +84,6 @@ fn assert_whole(ids: &[u64], gaps: &[(u64, u64)], what: &str) {
     }
 }
 
-fn run_cmd(args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = Command::new(spool_bin())
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .expect("run spool");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn segments(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()

@@ -577,19 +577,9 @@ fn a_corrupt_sealed_segment_is_never_served() {
     assert_eq!(get(s.addr, "/logs?limit=5").status, 200);
     stop(&mut s);
     let t = Instant::now();
-    let out = Command::new(spool_bin())
-        .args(["verify", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let (code, out, err) = run_cmd(&["verify"], dir.path());
+    assert_eq!(code, 3, "{err}");
+    let text = out + &err;
     assert!(text.contains("00000000000000000001.seg"), "{text}");
     assert!(t.elapsed() < Duration::from_secs(30));
 }
@@ -609,15 +599,8 @@ fn verify_checks_index_files_and_the_daemon_rebuilds_a_bad_one() {
     let sent = send(s.addr, &mut rng, 3000);
     stop(&mut s);
     let verify = || {
-        let out = Command::new(spool_bin())
-            .args(["verify", "--data-dir"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let (code, out, _) = run_cmd(&["verify"], dir.path());
+        (Some(code), out)
     };
     let idx: Vec<_> = {
         let mut v: Vec<_> = std::fs::read_dir(dir.path())
@@ -1090,17 +1073,8 @@ fn a_log_of_raw_library_payloads_is_served_not_called_damaged() {
     assert_eq!(page["count"], 1);
     assert_eq!(page["logs"][0]["message"], "an entry after them");
     stop(&mut s);
-    let out = Command::new(spool_bin())
-        .args(["verify", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (code, out, _) = run_cmd(&["verify"], dir.path());
+    assert_eq!(code, 0, "{out}");
 }
 
 /// Every answer names the oldest id still in the log, so a client paging
@@ -1312,15 +1286,6 @@ fn payloads_that_only_look_like_entries_are_not_served() {
     let mut rng = Rng(4);
     send(s.addr, &mut rng, 3000);
     stop(&mut s);
-    let out = Command::new(spool_bin())
-        .args(["verify", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (code, out, _) = run_cmd(&["verify"], dir.path());
+    assert_eq!(code, 0, "{out}");
 }

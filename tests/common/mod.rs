@@ -452,3 +452,18 @@ pub fn connect_raw(
         stream
     }
 }
+
+/// Runs `spool <args> --data-dir <dir>`: status, stdout, stderr.
+pub fn run_cmd(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(spool_bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .expect("run spool");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
