@@ -239,30 +239,28 @@ impl Catalog {
         fed.map(|_| ())
     }
 
-    /// Whether a loaded index's first and last blocks are this segment's
-    /// bytes (CRC, ids, frames) and every block has its CRC: an index copied
-    /// from another log, or written without block CRCs, is not used.
+    /// Whether a loaded index describes this segment's bytes
+    /// ([`index_files::matches_segment`]): an index copied from another
+    /// log, or written without block CRCs, is not used.
     fn check_ends(&mut self, index: &SegmentIndex) -> Result<(), index_files::IndexFileError> {
-        use index_files::IndexFileError::Stale;
-        if index.blocks().iter().any(|b| b.crc().is_none()) {
-            return Err(Stale("it has blocks without a checksum".to_owned()));
-        }
         let file = match self.file(index.segment()) {
             Ok(Some(f)) => f,
-            _ => return Err(Stale("its segment cannot be read".to_owned())),
-        };
-        let ends = [index.blocks().first(), index.blocks().last()];
-        for block in ends.into_iter().flatten() {
-            let mut buf = vec![0u8; usize::try_from(block.byte_len()).unwrap_or(0)];
-            let read = read_at(&file, &mut buf, block.offset()).unwrap_or(0);
-            if read != buf.len() || !block.describes(index.segment(), &buf) {
-                return Err(Stale(format!(
-                    "its block at offset {} does not describe the segment's bytes",
-                    block.offset()
-                )));
+            _ => {
+                return Err(index_files::IndexFileError::Stale(
+                    "its segment cannot be read".to_owned(),
+                ))
             }
+        };
+        let matches = index_files::matches_segment(index, |offset, buf| {
+            read_at(&file, buf, offset).is_ok_and(|n| n == buf.len())
+        });
+        if matches {
+            Ok(())
+        } else {
+            Err(index_files::IndexFileError::Stale(
+                "it does not describe the segment's bytes (header, block checksums, or its first and last blocks)".to_owned(),
+            ))
         }
-        Ok(())
     }
 
     /// Pushes the frames of the builder's segment from where it stopped,

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use spool_core::index::{decode, encode, IndexError, SegmentIndex};
 use spool_core::record::SegmentId;
+use spool_core::record::SEGMENT_HEADER_LEN;
+use spool_core::recover::check_header;
 
 use super::files::segment_file_name;
 
@@ -81,6 +83,28 @@ pub fn load(
         )));
     }
     Ok(index)
+}
+
+/// Whether `index` describes the segment bytes `read` gives (`read(offset,
+/// buf)` fills `buf` from that offset, `false` if it cannot): the segment's
+/// header valid for its id, every block with its CRC, and the first and
+/// last blocks exactly those bytes (CRC, ids, frames). What is checked
+/// before an index is used in place of reading its segment: an index
+/// copied from another log, or left from other contents, fails it. Three
+/// small reads.
+pub fn matches_segment(index: &SegmentIndex, mut read: impl FnMut(u64, &mut [u8]) -> bool) -> bool {
+    let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
+    if !read(0, &mut header) || check_header(index.segment(), &header).is_err() {
+        return false;
+    }
+    if index.blocks().iter().any(|b| b.crc().is_none()) {
+        return false;
+    }
+    let ends = [index.blocks().first(), index.blocks().last()];
+    ends.into_iter().flatten().all(|block| {
+        let mut buf = vec![0u8; usize::try_from(block.byte_len()).unwrap_or(0)];
+        read(block.offset(), &mut buf) && block.describes(index.segment(), &buf)
+    })
 }
 
 /// Writes the index of a sealed segment (tmp file, rename; no fsync: see

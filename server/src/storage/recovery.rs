@@ -35,7 +35,7 @@ use spool_core::recover::{is_unwritten, Corruption, LogScan, SegmentScan};
 
 use super::backend::{Access, OsStorage, Storage, StorageError};
 use super::files::{parse_segment_file_name, segment_file_name, MARK_FILE};
-use super::index_files::{index_file_name, MAX_INDEX_BYTES};
+use super::index_files::{self, index_file_name, MAX_INDEX_BYTES};
 
 /// Why a data directory cannot be opened.
 #[derive(Debug)]
@@ -253,12 +253,8 @@ fn take_from_index<S: Storage>(
         return Ok(None);
     }
     let mut bytes = vec![0u8; usize::try_from(idx_stat.len).unwrap_or(0)];
-    let mut done = 0;
-    while done < bytes.len() {
-        match storage.pread(&idx, &mut bytes[done..], done as u64) {
-            Ok(0) | Err(_) => return Ok(None),
-            Ok(n) => done += n,
-        }
+    if !pread_full(storage, &idx, &mut bytes, 0) {
+        return Ok(None);
     }
     let Ok(index) = spool_core::index::decode(&bytes) else {
         return Ok(None);
@@ -277,40 +273,29 @@ fn take_from_index<S: Storage>(
     if index.covered_len() > stat.len {
         return Ok(None);
     }
-    // The segment's header must be valid for this id, every block must
-    // carry its CRC, and the first and last blocks must be this segment's
-    // bytes (CRC, ids, frame boundaries): an index copied from another log,
-    // or left from other contents, is not taken. Three small reads.
-    let mut header = [0u8; spool_core::record::SEGMENT_HEADER_LEN as usize];
-    match storage.pread(&file, &mut header, 0) {
-        Ok(n) if n == header.len() => {}
-        _ => return Ok(None),
-    }
-    if spool_core::recover::check_header(id, &header).is_err()
-        || index.blocks().iter().any(|b| b.crc().is_none())
-    {
+    if !index_files::matches_segment(&index, |offset, buf| {
+        pread_full(storage, &file, buf, offset)
+    }) {
         return Ok(None);
-    }
-    let ends = [index.blocks().first(), index.blocks().last()];
-    for block in ends.into_iter().flatten() {
-        let mut buf = vec![0u8; usize::try_from(block.byte_len()).unwrap_or(0)];
-        let mut done = 0;
-        while done < buf.len() {
-            match storage.pread(&file, &mut buf[done..], block.offset() + done as u64) {
-                Ok(0) => return Ok(None),
-                Ok(n) => done += n,
-                Err(e) => return Err(storage_err(storage, &name)(e)),
-            }
-        }
-        if !block.describes(id, &buf) {
-            return Ok(None);
-        }
     }
     let sealed_at = stat.modified_secs.saturating_mul(1_000_000_000);
     Ok(log
         .push_indexed(first, last, index.covered_len(), stat.len, sealed_at)
         .ok()
         .map(|()| index))
+}
+
+/// Fills `buf` from `offset` of `file`; `false` if the file ends first or
+/// a read fails.
+fn pread_full<S: Storage>(storage: &S, file: &S::File, buf: &mut [u8], offset: u64) -> bool {
+    let mut done = 0;
+    while done < buf.len() {
+        match storage.pread(file, &mut buf[done..], offset + done as u64) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => done += n,
+        }
+    }
+    true
 }
 
 /// Opens the log in `storage` for writing: scans it, checks it against its
