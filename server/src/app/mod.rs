@@ -92,6 +92,8 @@ pub fn handle(req: &Request, ctx: &Context<'_>) -> Outcome {
             }
         }
         "/ingest" => not_allowed("POST", req),
+        "/" if get => reply::dashboard(),
+        "/" => not_allowed("GET, HEAD", req),
         "/healthz" if get => reply::health(),
         "/readyz" if get => reply::ready(ctx.phase == Phase::Failed, ctx.phase == Phase::Draining),
         "/healthz" | "/readyz" => not_allowed("GET, HEAD", req),

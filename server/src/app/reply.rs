@@ -272,3 +272,11 @@ pub(crate) fn with_line(mut r: Reply, key: &str, value: u64) -> Reply {
     }
     r
 }
+
+/// The dashboard: one HTML page embedded in the binary (no build step, no
+/// network fetch; its script and style are inline).
+pub fn dashboard() -> Reply {
+    static PAGE: &str = include_str!("dashboard.html");
+    let r = Reply::with_type(200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec());
+    with_header(r, "Cache-Control", "no-cache")
+}
