@@ -87,6 +87,8 @@ pub mod close {
     pub const INVALID_DATA: u16 = 1007;
     /// A frame or message too big.
     pub const TOO_BIG: u16 = 1009;
+    /// The server cannot go on (the log cannot be read).
+    pub const INTERNAL_ERROR: u16 = 1011;
 }
 
 /// Why the client's frames cannot be read further: send a close frame with

@@ -55,6 +55,13 @@ pub struct ServeConfig {
     /// Bytes of one `/logs` answer; past it the answer is partial, with a
     /// cursor.
     pub max_answer: u64,
+    /// Bytes of the newest records kept decoded for WebSocket followers
+    /// near the head (one read of the log serves them all).
+    pub live_window: u64,
+    /// Send a WebSocket ping after this long without a frame out.
+    pub ws_ping: Duration,
+    /// Largest frame or message a WebSocket client may send.
+    pub max_ws_message: u64,
     /// Start even though the log lost its newest segments or acknowledged
     /// records (or its mark); ids continue after the lost ones.
     pub accept_data_loss: bool,
@@ -85,6 +92,9 @@ impl Default for ServeConfig {
             query_timeout: Duration::from_secs(10),
             max_queries: 64,
             max_answer: 8 << 20,
+            live_window: 8 << 20,
+            ws_ping: Duration::from_secs(30),
+            max_ws_message: 64 << 10,
             accept_data_loss: false,
             web: WebAccess::default(),
         }
@@ -190,6 +200,21 @@ const OPTIONS: &[(&str, &str, &str)] = &[
         "bytes of one /logs answer; past it the answer is partial, with a cursor to continue [8MiB]",
     ),
     (
+        "live-window",
+        "SPOOL_LIVE_WINDOW",
+        "bytes of the newest records kept for WebSocket followers; a follower further behind reads the log on a reader thread [8MiB]",
+    ),
+    (
+        "ws-ping",
+        "SPOOL_WS_PING",
+        "WebSocket ping after this long without a frame sent; no pong within --idle-timeout closes [30s]",
+    ),
+    (
+        "max-ws-message",
+        "SPOOL_MAX_WS_MESSAGE",
+        "largest frame or message a WebSocket client may send; larger closes with 1009 [64KiB]",
+    ),
+    (
         "allow-origin",
         "SPOOL_ALLOW_ORIGIN",
         "web origins allowed besides the daemon's own, comma list (https://dash.example.com:8443); * allows every page [none]",
@@ -281,6 +306,15 @@ impl ServeConfig {
                 ));
             }
         }
+        if self.ws_ping.is_zero() {
+            return Err("--ws-ping 0 would ping without pause; give a duration such as 30s".into());
+        }
+        if self.max_ws_message < 125 {
+            return Err(format!(
+                "--max-ws-message {} is below 125 bytes, the size of a control frame a client must be able to send (a ping or a close)",
+                self.max_ws_message
+            ));
+        }
         Ok(())
     }
 
@@ -340,6 +374,9 @@ impl ServeConfig {
             "max-queries" => {
                 self.max_queries = v.parse().map_err(|_| format!("{v:?} is not a number"))?
             }
+            "live-window" => self.live_window = parse_size(v)?,
+            "ws-ping" => self.ws_ping = parse_duration(v)?,
+            "max-ws-message" => self.max_ws_message = parse_size(v)?,
             "allow-origin" => self.web.origins = AllowedOrigins::parse(v)?,
             "allow-host" => self.web.hosts = AllowedHosts::parse(v)?,
             _ => return Err(format!("unknown option {flag}")),

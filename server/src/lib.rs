@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod embed;
+pub mod live;
 pub mod metrics;
 pub mod query;
 pub mod reader;

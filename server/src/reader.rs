@@ -100,12 +100,81 @@ impl std::error::Error for ReaderError {}
 /// A reader of a [`Log`]; see the module docs.
 pub struct Reader<'a> {
     log: &'a Log,
-    inner: LogReader,
-    store: DirStore,
-    /// A record read but not yet durable: yielded once it is.
-    held: Option<(Lsn, Vec<u8>)>,
+    inner: DurableReader,
     /// For [`From::Time`]: skip records before the first at or after this.
     seek_ns: Option<u64>,
+}
+
+/// A [`LogReader`] over a data directory that yields only records at or
+/// below a durable id it is given each call: the one reader every
+/// follower inside a process that writes the log uses (the embedded
+/// [`Reader`], the daemon's live follower and its catch-up readers).
+///
+/// A record read whose id is beyond the durable id is held, not dropped,
+/// and yielded by a later call once the durable id covers it: what a
+/// follower may see is capped by what `fdatasync` has covered, whatever
+/// the page cache already shows.
+pub struct DurableReader {
+    inner: LogReader,
+    store: DirStore,
+    held: Option<(Lsn, Vec<u8>)>,
+}
+
+impl DurableReader {
+    /// A reader of the directory `dir` from `start`, reporting the ids
+    /// `gaps` (declared lost) as gaps.
+    pub fn new(dir: &std::path::Path, start: Start, gaps: &[(Lsn, Lsn)]) -> DurableReader {
+        DurableReader {
+            inner: LogReader::new(start).with_gaps(gaps),
+            store: DirStore::new(dir),
+            held: None,
+        }
+    }
+
+    /// The next record or gap with ids at or below `durable`; `None` when
+    /// caught up with it (call again later: the place is kept).
+    pub fn next(&mut self, durable: Lsn) -> Result<Option<Item>, ReaderError> {
+        if let Some((id, payload)) = self.held.take() {
+            if id > durable {
+                self.held = Some((id, payload));
+                return Ok(None);
+            }
+            return Ok(Some(Item::Record { id, payload }));
+        }
+        // The log reader answers "caught up" at the end of the bytes it
+        // buffered, and reads afresh on the next call: a second look sees
+        // what was written since its last read.
+        let mut looked = false;
+        let item = loop {
+            match self.inner.next(&mut self.store) {
+                Ok(None) if looked => return Ok(None),
+                Ok(None) => looked = true,
+                Ok(Some(item)) => break item,
+                Err(ReadError::Store(e)) => return Err(ReaderError::Io(e)),
+                Err(ReadError::Corrupt(c)) => return Err(ReaderError::Damaged(c.to_string())),
+            }
+        };
+        match item {
+            ReadItem::Gap { from, to } => Ok(Some(Item::Gap { from, to })),
+            ReadItem::Record { id, payload } if id > durable => {
+                self.held = Some((id, payload.to_vec()));
+                Ok(None)
+            }
+            ReadItem::Record { id, payload } => Ok(Some(Item::Record {
+                id,
+                payload: payload.to_vec(),
+            })),
+        }
+    }
+
+    /// The id the next record yielded will have, once known (after the
+    /// first record or gap, or from the start for [`Start::After`]).
+    pub fn next_id(&self) -> Option<Lsn> {
+        match &self.held {
+            Some((id, _)) => Some(*id),
+            None => self.inner.next_id(),
+        }
+    }
 }
 
 impl Log {
@@ -118,9 +187,7 @@ impl Log {
         };
         Ok(Reader {
             log: self,
-            inner: LogReader::new(start).with_gaps(&self.recovered().state.gaps),
-            store: DirStore::new(self.dir()),
-            held: None,
+            inner: DurableReader::new(self.dir(), start, &self.recovered().state.gaps),
             seek_ns,
         })
     }
@@ -133,17 +200,28 @@ impl Log {
         catalog
             .refresh(&view)
             .map_err(|e| ReaderError::NotEntries(e.to_string()))?;
-        let snapshot = catalog.snapshot();
-        for index in snapshot.iter().rev() {
-            if let Some(block) = index.blocks().iter().find(|b| b.max_timestamp_ns() >= ns) {
-                return Ok(match block.first_id().0 {
-                    0 | 1 => Start::Oldest,
-                    n => Start::After(Lsn(n - 1)),
-                });
-            }
-        }
-        Ok(Start::After(view.durable))
+        Ok(time_start(&catalog.snapshot(), ns, view.durable))
     }
+}
+
+/// Where to start reading for the first record at or after `ns`: after the
+/// last record of the blocks whose newest timestamp is before it (`indexes`
+/// are the catalog's, newest segment first; `durable` when every record is
+/// older).
+pub fn time_start(
+    indexes: &[std::sync::Arc<spool_core::index::SegmentIndex>],
+    ns: u64,
+    durable: Lsn,
+) -> Start {
+    for index in indexes.iter().rev() {
+        if let Some(block) = index.blocks().iter().find(|b| b.max_timestamp_ns() >= ns) {
+            return match block.first_id().0 {
+                0 | 1 => Start::Oldest,
+                n => Start::After(Lsn(n - 1)),
+            };
+        }
+    }
+    Start::After(durable)
 }
 
 impl Reader<'_> {
@@ -152,27 +230,13 @@ impl Reader<'_> {
     pub fn next_item(&mut self) -> Result<Option<Item>, ReaderError> {
         loop {
             let durable = self.log.handoff().durable();
-            if let Some((id, payload)) = self.held.take() {
-                if id > durable {
-                    self.held = Some((id, payload));
-                    return Ok(None);
+            match self.inner.next(durable)? {
+                Some(Item::Record { id, payload }) => {
+                    if let Some(item) = self.seeking(id, payload)? {
+                        return Ok(Some(item));
+                    }
                 }
-                if let Some(item) = self.seeking(id, payload)? {
-                    return Ok(Some(item));
-                }
-                continue;
-            }
-            let item = match self.inner.next(&mut self.store) {
-                Ok(None) => return Ok(None),
-                Ok(Some(item)) => item,
-                Err(ReadError::Store(e)) => return Err(ReaderError::Io(e)),
-                Err(ReadError::Corrupt(c)) => return Err(ReaderError::Damaged(c.to_string())),
-            };
-            match item {
-                ReadItem::Gap { from, to } => return Ok(Some(Item::Gap { from, to })),
-                ReadItem::Record { id, payload } => {
-                    self.held = Some((id, payload.to_vec()));
-                }
+                other => return Ok(other),
             }
         }
     }

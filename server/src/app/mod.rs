@@ -7,6 +7,7 @@
 //! durable). This module never imports `conn` or `runtime`.
 
 mod ingest;
+pub mod live;
 mod read;
 pub mod reply;
 mod simulate;
@@ -36,6 +37,8 @@ pub struct Counters {
     pub uptime: std::time::Duration,
     /// Client connections open now.
     pub open_connections: usize,
+    /// WebSocket followers connected now.
+    pub subscribers: usize,
     /// HTTP requests answered.
     pub requests: u64,
     /// Records in ingest requests refused because the write queue was full.
@@ -69,6 +72,9 @@ pub enum Outcome {
     /// own for a long one) and park the connection until it answers; 503
     /// when too many are queued.
     Job(JobKind, Job),
+    /// Answer `101 Switching Protocols` and make the connection a
+    /// WebSocket subscriber (`GET /ws`).
+    Upgrade(live::WsUpgrade),
 }
 
 /// Routes `req` and runs its handler. Before any path is looked at, the web
@@ -92,6 +98,17 @@ pub fn handle(req: &Request, ctx: &Context<'_>) -> Outcome {
             }
         }
         "/ingest" => not_allowed("POST", req),
+        "/ws" if req.method == Method::Get => {
+            if ctx.phase != Phase::Running {
+                reply::unavailable(ctx.phase == Phase::Failed)
+            } else {
+                match live::ws_request(req) {
+                    Ok(up) => return Outcome::Upgrade(up),
+                    Err(reply) => reply,
+                }
+            }
+        }
+        "/ws" => not_allowed("GET", req),
         "/" if get => reply::dashboard(),
         "/" => not_allowed("GET, HEAD", req),
         "/healthz" if get => reply::health(),

@@ -21,9 +21,56 @@ const LOGS_PARAMS: &str = "level, service, since, until, q, qi, limit, cursor";
 
 /// Parses `/logs` parameters into a query, or the 400 naming the bad one.
 pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
-    let mut filter = Filter::default();
     let mut cursor = None;
     let mut limit = DEFAULT_LIMIT as usize;
+    let mut since_until = (None, None);
+    let mut filter = filter_params(req, "/logs", LOGS_PARAMS, |key, value| {
+        let bad = |what: String| error(400, &format!("{key}: {what}"));
+        match key {
+            "since" | "until" => {
+                let ns = parse_time_param(value).ok_or_else(|| {
+                    let plus = if value.contains(' ') {
+                        " (a '+' in a URL means a space: write a +01:00 offset as %2B01:00)"
+                    } else {
+                        ""
+                    };
+                    bad(format!("{value:?} is not a time; give RFC 3339 (2026-11-30T10:00:00Z) or Unix milliseconds{plus}"))
+                })?;
+                if key == "since" {
+                    since_until.0 = Some(ns);
+                } else {
+                    since_until.1 = Some(ns);
+                }
+            }
+            "limit" => limit = parse_limit(value).map_err(|e| bad(e.to_string()))? as usize,
+            "cursor" => {
+                cursor = Some(Cursor::decode(value).map_err(|_| {
+                    bad(format!("{value:?} is not a cursor this server gave; pass next_cursor from the previous answer, or start without one"))
+                })?)
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    (filter.since_ns, filter.until_ns) = since_until;
+    Ok(LogsQuery {
+        filter,
+        cursor,
+        limit,
+    })
+}
+
+/// Parses the filter parameters `/logs` and `/ws` share (`level`,
+/// `service`, `q`, `qi`), each at most once; hands every other parameter
+/// to `rest`, which takes it (`Ok(true)`), refuses its value (`Err`), or
+/// does not know it (`Ok(false)`: a 400 saying `endpoint` takes `takes`).
+pub(super) fn filter_params(
+    req: &Request,
+    endpoint: &str,
+    takes: &str,
+    mut rest: impl FnMut(&str, &str) -> Result<bool, Reply>,
+) -> Result<Filter, Reply> {
+    let mut filter = Filter::default();
     let mut seen: Vec<String> = Vec::new();
     let bad = |name: &str, what: String| error(400, &format!("{name}: {what}"));
     for (key, raw) in req.query_pairs_bytes() {
@@ -46,54 +93,28 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
         }
         match key.as_str() {
             "service" => filter.services = Some(services_param(req)?),
-            "since" | "until" => {
-                let ns = parse_time_param(&value).ok_or_else(|| {
-                    let plus = if value.contains(' ') {
-                        " (a '+' in a URL means a space: write a +01:00 offset as %2B01:00)"
-                    } else {
-                        ""
-                    };
-                    bad(
-                        &key,
-                        format!("{value:?} is not a time; give RFC 3339 (2026-11-30T10:00:00Z) or Unix milliseconds{plus}"),
-                    )
-                })?;
-                if key == "since" {
-                    filter.since_ns = Some(ns);
-                } else {
-                    filter.until_ns = Some(ns);
-                }
-            }
             "q" | "qi" => {
                 if filter.text.is_some() {
-                    return Err(bad(&key, "give q (exact) or qi (ignoring ASCII case), not both".into()));
+                    return Err(bad(
+                        &key,
+                        "give q (exact) or qi (ignoring ASCII case), not both".into(),
+                    ));
                 }
                 // The needle as the bytes sent (percent escapes decoded,
                 // not checked as UTF-8).
                 filter.text = Some((raw, key == "qi"));
             }
-            "limit" => limit = parse_limit(&value).map_err(|e| bad("limit", e.to_string()))? as usize,
-            "cursor" => {
-                cursor = Some(Cursor::decode(&value).map_err(|_| {
-                    bad(
-                        "cursor",
-                        format!("{value:?} is not a cursor this server gave; pass next_cursor from the previous answer, or start without one"),
-                    )
-                })?)
-            }
             other => {
-                return Err(error(
-                    400,
-                    &format!("unknown parameter {other:?}; /logs takes {LOGS_PARAMS}"),
-                ))
+                if !rest(other, &value)? {
+                    return Err(error(
+                        400,
+                        &format!("unknown parameter {other:?}; {endpoint} takes {takes}"),
+                    ));
+                }
             }
         }
     }
-    Ok(LogsQuery {
-        filter,
-        cursor,
-        limit,
-    })
+    Ok(filter)
 }
 
 /// The `service` parameter: a comma list split before percent-decoding
@@ -277,7 +298,7 @@ pub(super) fn stats_job(c: Counters) -> Job {
                 "\"avg_throughput\":{:.1},\"logs_in_storage\":{},\"records_per_second_10s\":{:.1},",
                 "\"fsyncs\":{},\"records_per_fsync\":{:.2},\"bytes_on_disk\":{},\"record_bytes\":{},\"segments\":{},",
                 "\"oldest_record_time\":{},\"newest_record_time\":{},\"last_id\":\"{}\",",
-                "\"open_connections\":{},\"requests\":{},\"queries_served\":{},",
+                "\"open_connections\":{},\"subscribers\":{},\"requests\":{},\"queries_served\":{},",
                 "\"index_bytes\":{},\"index_bytes_per_record\":{:.2},\"index_error\":{}}}"
             ),
             f.stats.records,
@@ -295,6 +316,7 @@ pub(super) fn stats_job(c: Counters) -> Job {
             time_or_null(f.newest_ns),
             f.durable,
             c.open_connections,
+            c.subscribers,
             c.requests,
             rs.queries.load(Ordering::Relaxed),
             f.index_bytes,
@@ -372,6 +394,12 @@ pub(super) fn metrics_job(c: Counters) -> Job {
             "spool_connections_open",
             "Open client connections.",
             c.open_connections as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_ws_subscribers",
+            "WebSocket followers connected (GET /ws).",
+            c.subscribers as f64,
         );
         gauge(
             &mut out,

@@ -190,6 +190,16 @@ impl HttpConn {
         }
     }
 
+    /// Ends HTTP on this connection for a protocol upgrade (WebSocket):
+    /// the bytes received after the upgrading request, and the answers not
+    /// yet sent (to go out before anything of the new protocol).
+    pub fn into_upgrade(self) -> (Vec<u8>, Vec<u8>) {
+        (
+            self.input[self.start..].to_vec(),
+            self.output[self.sent..].to_vec(),
+        )
+    }
+
     /// Whether a request's body is being received.
     pub fn in_body(&self) -> bool {
         self.parser.in_body()

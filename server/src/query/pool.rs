@@ -11,9 +11,20 @@ use std::sync::{Arc, Mutex};
 
 use super::ReadSide;
 use crate::app::reply::Reply;
+use crate::live::catch_up::CatchUp;
 
 /// A unit of read work: runs on a reader thread, returns the answer.
 pub type Job = Box<dyn FnOnce(&ReadSide) -> Reply + Send>;
+
+/// What a finished job hands back.
+pub enum Answer {
+    /// The HTTP answer of a [`Job`].
+    Reply(Reply),
+    /// A WebSocket subscriber's reader, with the frames it read.
+    CatchUp(Box<CatchUp>),
+}
+
+type Work = Box<dyn FnOnce(&ReadSide) -> Answer + Send>;
 
 /// How a job runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,20 +38,27 @@ pub enum JobKind {
     /// On a thread of its own (`/simulate`: long; the pool stays free), one
     /// at a time.
     Long,
+    /// A WebSocket subscriber reading a chunk of the log to catch up, on
+    /// the pool's threads, at most [`MAX_CATCH_UP_JOBS`] at once (the
+    /// others wait their turn; they are never refused).
+    CatchUp,
 }
+
+/// Jobs of [`JobKind::CatchUp`] queued or running at most.
+pub const MAX_CATCH_UP_JOBS: usize = 4;
 
 /// Jobs of [`JobKind::Monitor`] queued or running at most.
 pub const MAX_MONITOR_JOBS: usize = 16;
 
 struct Done {
-    answers: Mutex<Vec<(u64, Reply)>>,
+    answers: Mutex<Vec<(u64, Answer)>>,
     wake: Box<dyn Fn() + Send + Sync>,
 }
 
 /// The reader threads. See the module docs.
 pub struct Pool {
-    queue: Option<mpsc::Sender<(u64, Job)>>,
-    monitor_queue: Option<mpsc::Sender<(u64, Job)>>,
+    queue: Option<mpsc::Sender<(u64, Work)>>,
+    monitor_queue: Option<mpsc::Sender<(u64, Work)>>,
     /// Ids of the jobs queued or running, by kind (what each kind's cap
     /// counts).
     kinds: std::collections::HashMap<u64, JobKind>,
@@ -58,14 +76,14 @@ impl Pool {
         max_jobs: usize,
         wake: Box<dyn Fn() + Send + Sync>,
     ) -> std::io::Result<Pool> {
-        let (tx, rx) = mpsc::channel::<(u64, Job)>();
+        let (tx, rx) = mpsc::channel::<(u64, Work)>();
         let rx = Arc::new(Mutex::new(rx));
         let done = Arc::new(Done {
             answers: Mutex::new(Vec::new()),
             wake,
         });
         let mut handles = Vec::new();
-        let (monitor_tx, monitor_rx) = mpsc::channel::<(u64, Job)>();
+        let (monitor_tx, monitor_rx) = mpsc::channel::<(u64, Work)>();
         {
             let (read, done) = (read.clone(), done.clone());
             handles.push(
@@ -109,29 +127,60 @@ impl Pool {
     /// Queues job `id` of `kind`; `Err(kind)` (nothing queued) when that
     /// kind's cap is reached.
     pub fn try_submit(&mut self, id: u64, kind: JobKind, job: Job) -> Result<(), JobKind> {
+        self.try_submit_work(id, kind, Box::new(move |rs| Answer::Reply(job(rs))))
+    }
+
+    /// Queues a catch-up read for a subscriber: `target` and `budget` as
+    /// in [`CatchUp::run`]. `Err(Some(reader))`: [`MAX_CATCH_UP_JOBS`] are
+    /// queued or running, try again after one answers; `Err(None)`: the
+    /// pool is shutting down (the reader is dropped).
+    pub fn try_catch_up(
+        &mut self,
+        id: u64,
+        mut c: Box<CatchUp>,
+        target: spool_core::record::Lsn,
+        budget: usize,
+    ) -> Result<(), Option<Box<CatchUp>>> {
+        if self.running(JobKind::CatchUp) >= MAX_CATCH_UP_JOBS {
+            return Err(Some(c));
+        }
+        let work: Work = Box::new(move |rs| {
+            c.run(rs, target, budget);
+            Answer::CatchUp(c)
+        });
+        self.try_submit_work(id, JobKind::CatchUp, work)
+            .map_err(|_| None)
+    }
+
+    fn running(&self, kind: JobKind) -> usize {
+        self.kinds.values().filter(|k| **k == kind).count()
+    }
+
+    fn try_submit_work(&mut self, id: u64, kind: JobKind, work: Work) -> Result<(), JobKind> {
         let cap = match kind {
             JobKind::Query => self.max_jobs,
             JobKind::Monitor => MAX_MONITOR_JOBS,
             JobKind::Long => 1,
+            JobKind::CatchUp => MAX_CATCH_UP_JOBS,
         };
-        if self.kinds.values().filter(|k| **k == kind).count() >= cap {
+        if self.running(kind) >= cap {
             return Err(kind);
         }
         let started = match kind {
-            JobKind::Query => self
+            JobKind::Query | JobKind::CatchUp => self
                 .queue
                 .as_ref()
-                .is_some_and(|q| q.send((id, job)).is_ok()),
+                .is_some_and(|q| q.send((id, work)).is_ok()),
             JobKind::Monitor => self
                 .monitor_queue
                 .as_ref()
-                .is_some_and(|q| q.send((id, job)).is_ok()),
+                .is_some_and(|q| q.send((id, work)).is_ok()),
             JobKind::Long => {
                 let (read, done) = (self.read.clone(), self.done.clone());
                 std::thread::Builder::new()
                     .name("spool-long-job".to_owned())
                     .spawn(move || {
-                        let answer = job(&read);
+                        let answer = work(&read);
                         finish(&done, id, answer);
                     })
                     .is_ok()
@@ -145,7 +194,7 @@ impl Pool {
     }
 
     /// Moves the finished answers into `out`.
-    pub fn take_answers(&mut self, out: &mut Vec<(u64, Reply)>) {
+    pub fn take_answers(&mut self, out: &mut Vec<(u64, Answer)>) {
         let Ok(mut answers) = self.done.answers.lock() else {
             return;
         };
@@ -161,7 +210,7 @@ impl Pool {
     }
 }
 
-fn finish(done: &Done, id: u64, answer: Reply) {
+fn finish(done: &Done, id: u64, answer: Answer) {
     if let Ok(mut answers) = done.answers.lock() {
         answers.push((id, answer));
     }

@@ -13,7 +13,8 @@ use spool_proto::http::{Method, Request};
 use super::{parked, ParkedJob, Server};
 use crate::app::{self, reply, Context, Counters, Outcome};
 use crate::clock;
-use crate::query::pool::JobKind;
+use crate::conn::Conn;
+use crate::query::pool::{Answer, JobKind};
 use crate::query::ReadSide;
 
 /// Records made durable per second, over the last ten whole seconds.
@@ -58,6 +59,7 @@ impl Server {
             counters: Counters {
                 uptime: clock::until(self.started, now),
                 open_connections: self.open_conns,
+                subscribers: self.live.subscribers(),
                 requests: self.requests,
                 refused_records: self.refused_records,
                 records_last_10s: self.recent.last_10s(now),
@@ -78,7 +80,9 @@ impl Server {
                         let Some(slot) = self.slot(idx) else {
                             return;
                         };
-                        slot.conn.park();
+                        if let Conn::Http(c) = &mut slot.conn {
+                            c.park();
+                        }
                         let generation = slot.generation;
                         self.parked
                             .park(ticket, idx, generation, version, req.keep_alive, now);
@@ -103,7 +107,9 @@ impl Server {
                         let Some(slot) = self.slot(idx) else {
                             return;
                         };
-                        slot.conn.park();
+                        if let Conn::Http(c) = &mut slot.conn {
+                            c.park();
+                        }
                         let generation = slot.generation;
                         self.jobs.insert(
                             id,
@@ -118,16 +124,20 @@ impl Server {
                         );
                         return;
                     }
-                    Err(JobKind::Query) => reply::too_many_queries(),
+                    Err(JobKind::Query | JobKind::CatchUp) => reply::too_many_queries(),
                     Err(JobKind::Monitor) => reply::too_many_monitor_requests(),
                     Err(JobKind::Long) => reply::simulation_running(),
                 }
             }
+            Outcome::Upgrade(up) => match self.upgrade(idx, up, now) {
+                Ok(()) => return,
+                Err(reply) => reply,
+            },
         };
         self.requests += 1;
-        if let Some(slot) = self.slot(idx) {
-            let keep_alive = slot.conn.keep_alive(req.keep_alive);
-            slot.conn.answer(now, keep_alive, |out| {
+        if let Some(conn) = self.slot(idx).and_then(|s| s.conn.http()) {
+            let keep_alive = conn.keep_alive(req.keep_alive);
+            conn.answer(now, keep_alive, |out| {
                 reply.write_maybe_head(out, version, keep_alive, head_only)
             });
         }
@@ -146,7 +156,14 @@ impl Server {
     pub(super) fn on_job_answers(&mut self, now: Instant) {
         let mut answers = Vec::new();
         self.pool.take_answers(&mut answers);
-        for (id, reply) in answers {
+        for (id, answer) in answers {
+            let reply = match answer {
+                Answer::Reply(reply) => reply,
+                Answer::CatchUp(c) => {
+                    self.on_catch_up(id, c, now);
+                    continue;
+                }
+            };
             let Some(job) = self.jobs.remove(&id) else {
                 continue;
             };
@@ -195,9 +212,11 @@ impl Server {
         if slot.generation != generation {
             return; // the client went away; its records are durable regardless
         }
-        let keep_alive = slot.conn.keep_alive(keep_alive);
-        slot.conn
-            .answer(now, keep_alive, |out| write(out, keep_alive));
+        let Conn::Http(conn) = &mut slot.conn else {
+            return;
+        };
+        let keep_alive = conn.keep_alive(keep_alive);
+        conn.answer(now, keep_alive, |out| write(out, keep_alive));
         // Pipelined requests behind this one can go now.
         self.enqueue(idx);
     }
@@ -213,6 +232,7 @@ impl Server {
                     self.recent
                         .add(now, upto.0.saturating_sub(self.durable_seen.0));
                     self.durable_seen = upto;
+                    self.live.durable_advanced();
                     for p in self.parked.durable(upto) {
                         let r = reply::accepted(p.first, p.last);
                         self.answer_parked(p, r, now);

@@ -16,6 +16,7 @@
 //! answered (with `Connection: close`), and the loop returns.
 
 mod apply;
+mod live;
 mod parked;
 mod signals;
 mod sockets;
@@ -40,6 +41,7 @@ use crate::app::{reply, Phase};
 use crate::clock;
 use crate::config::ServeConfig;
 use crate::conn::http::{ConnLimits, HttpConn, READ_CHUNK};
+use crate::conn::Conn;
 use crate::embed::{Log, LogOptions};
 use crate::metrics::{Histogram, LogMetrics, Metrics, LATENCY_BOUNDS};
 use crate::query::catalog::Catalog;
@@ -53,7 +55,8 @@ use timers::Timers;
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const SIGNALS: Token = Token(2);
-const FIRST_CONN: usize = 3;
+const WATCH: Token = Token(3);
+const FIRST_CONN: usize = 4;
 /// Longest a shutdown waits for parked requests and unsent answers.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// Requests handled for one connection per turn before others are served.
@@ -73,7 +76,7 @@ pub enum Exit {
 /// A connection's socket beside its state.
 struct Slot {
     stream: TcpStream,
-    conn: HttpConn,
+    conn: Conn,
     generation: u64,
     peer: IpAddr,
     /// Bytes counted for it in `Server::buffered`.
@@ -123,6 +126,7 @@ pub struct Server {
     refused_records: u64,
     durable_seen: Lsn,
     recent: RecentRate,
+    live: live::Live,
 }
 
 /// Why the daemon could not start.
@@ -227,6 +231,11 @@ impl Server {
             .map_err(StartError::Io)?;
         let limits = cfg.conn_limits();
         let log_durable = log.handoff().durable();
+        let live = live::Live::new(&cfg, log_durable, &log.recovered().state.gaps)
+            .map_err(StartError::Io)?;
+        poll.registry()
+            .register(&mut SourceFd(&live.watch_fd()), WATCH, Interest::READABLE)
+            .map_err(StartError::Io)?;
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -254,6 +263,7 @@ impl Server {
             refused_records: 0,
             durable_seen: log_durable,
             recent: RecentRate::default(),
+            live,
         })
     }
 
@@ -283,6 +293,7 @@ impl Server {
                         self.on_log_events(now);
                         self.on_job_answers(now);
                     }
+                    WATCH => self.on_watch(),
                     SIGNALS => {
                         signals::drain(&self.signals);
                         eprintln!("spool: signal received, finishing in-flight requests");
@@ -311,6 +322,7 @@ impl Server {
                     self.service(idx, now);
                 }
             }
+            self.pump_live(now);
             self.fire_timers(now);
             if self.finished(now) {
                 break;
@@ -349,7 +361,7 @@ impl Server {
     /// How long `poll` may sleep: not at all while a connection has work
     /// left, else until the earliest deadline.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
-        if !self.ready.is_empty() {
+        if !self.ready.is_empty() || self.live.has_more() {
             return Some(Duration::ZERO);
         }
         let drain = self.draining.map(|since| clock::after(since, DRAIN_LIMIT));
@@ -399,7 +411,14 @@ impl Server {
         // received (reading what already arrived), each answer closing.
         for idx in 0..self.slots.len() {
             if let Some(slot) = self.slot(idx) {
-                slot.conn.answer_last();
+                match &mut slot.conn {
+                    Conn::Http(c) => c.answer_last(),
+                    Conn::Ws(c) => c.close_with(
+                        spool_proto::ws::close::GOING_AWAY,
+                        "the server is shutting down; reconnect with from=<last id>",
+                        now,
+                    ),
+                }
                 self.enqueue(idx);
             }
         }
@@ -464,6 +483,7 @@ impl Server {
             let conn = HttpConn::new(self.limits, now);
             self.timers
                 .arm(conn.soonest_from(now), idx, self.next_generation);
+            let conn = Conn::Http(conn);
             self.slots[idx] = Some(Slot {
                 stream,
                 conn,
@@ -481,6 +501,9 @@ impl Server {
             return;
         };
         let _ = self.poll.registry().deregister(&mut slot.stream);
+        if matches!(slot.conn, Conn::Ws(_)) {
+            self.live.unsubscribe(idx);
+        }
         self.open_conns -= 1;
         self.buffered -= slot.charged;
         if let Some(n) = self.per_address.get_mut(&slot.peer) {

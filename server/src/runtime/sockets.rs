@@ -13,12 +13,17 @@ use super::{Server, FIRST_CONN, READS_PER_TURN, REQUESTS_PER_TURN};
 use crate::app::reply;
 use crate::clock;
 use crate::conn::http::{Step, FREE_BUFFER};
+use crate::conn::Conn;
 
 impl Server {
     /// Reads what the connection may take, handles the complete requests,
     /// and sends answers; at most `REQUESTS_PER_TURN` requests and
     /// `READS_PER_TURN` reads, after which it is queued for the next turn.
     pub(super) fn service(&mut self, idx: usize, now: Instant) {
+        if matches!(self.slot(idx).map(|s| &s.conn), Some(Conn::Ws(_))) {
+            self.service_ws(idx, now);
+            return;
+        }
         let mut requests = 0;
         let mut reads = 0;
         let mut more = false;
@@ -29,18 +34,17 @@ impl Server {
                     more = true;
                     break;
                 }
-                let Some(slot) = self.slot(idx) else {
+                let Some(conn) = self.slot(idx).and_then(|s| s.conn.http()) else {
                     return;
                 };
-                match slot.conn.next_request(now) {
+                match conn.next_request(now) {
                     Step::Request(req) => {
                         requests += 1;
                         self.recharge(idx);
                         self.dispatch(idx, req, now);
                     }
                     Step::Error(e) => {
-                        slot.conn
-                            .refuse(now, |out| e.write_to(out, Version::Http11));
+                        conn.refuse(now, |out| e.write_to(out, Version::Http11));
                         self.recharge(idx);
                         break;
                     }
@@ -57,7 +61,10 @@ impl Server {
             let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else {
                 return;
             };
-            let room = slot.conn.room().min(self.scratch.len());
+            let Conn::Http(conn) = &mut slot.conn else {
+                return;
+            };
+            let room = conn.room().min(self.scratch.len());
             if room == 0 {
                 break;
             }
@@ -67,20 +74,20 @@ impl Server {
             }
             reads += 1;
             match slot.stream.read(&mut self.scratch[..room]) {
-                Ok(0) => slot.conn.peer_closed(),
-                Ok(n) => slot.conn.received(&self.scratch[..n], now),
+                Ok(0) => conn.peer_closed(),
+                Ok(n) => conn.received(&self.scratch[..n], now),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Drained: at shutdown a connection with nothing in hand closes.
-                    if draining && slot.conn.is_quiet() {
+                    if draining && conn.is_quiet() {
                         self.close(idx);
                         return;
                     }
                     break;
                 }
                 Err(_) => {
-                    slot.conn.peer_closed();
-                    slot.conn.write_failed();
+                    conn.peer_closed();
+                    conn.write_failed();
                 }
             }
         }
@@ -102,17 +109,20 @@ impl Server {
         let Some(slot) = self.slot(idx) else {
             return false;
         };
-        let want = slot.conn.buffered();
+        let Conn::Http(conn) = &mut slot.conn else {
+            return false;
+        };
+        let want = conn.buffered();
         let others = total - slot.charged;
         let over = want > slot.charged
             && want > FREE_BUFFER
-            && slot.conn.in_body()
+            && conn.in_body()
             && (others as u64).saturating_add(want as u64) > max;
         if over {
             // Larger than the whole budget: no retry can succeed (413);
             // else the others hold it (503, retry).
             let never = want as u64 > max;
-            slot.conn.refuse(clock::mono(), |out| {
+            conn.refuse(clock::mono(), |out| {
                 let r = if never {
                     reply::larger_than_buffer(max)
                 } else {
@@ -120,7 +130,7 @@ impl Server {
                 };
                 r.write(out, Version::Http11, false)
             });
-            slot.charged = slot.conn.buffered();
+            slot.charged = conn.buffered();
             self.buffered = others + slot.charged;
             return true;
         }
@@ -165,6 +175,11 @@ impl Server {
         }
         if slot.conn.finished() {
             self.close(idx);
+        } else if let Conn::Ws(ws) = &slot.conn {
+            // Room for more records: the live path fills it.
+            if ws.room_for_records() > 0 {
+                self.live.room_freed();
+            }
         } else if room_before == 0 && slot.conn.room() > 0 {
             // Output drained below its bound: requests may be read again.
             self.enqueue(idx);
@@ -181,26 +196,30 @@ impl Server {
             if slot.generation != generation {
                 continue;
             }
-            match slot.conn.deadline() {
+            let Conn::Http(conn) = &mut slot.conn else {
+                self.fire_ws_timer(idx, generation, now);
+                continue;
+            };
+            match conn.deadline() {
                 Some((at, why)) if at <= now => {
-                    slot.conn.expire(why, now, |out| {
+                    conn.expire(why, now, |out| {
                         reply::error(
                             408,
                             "request not received in time; send the whole request promptly",
                         )
                         .write(out, Version::Http11, false)
                     });
-                    let next = slot.conn.soonest_from(now);
+                    let next = conn.soonest_from(now);
                     self.timers.arm(next, idx, generation);
                     self.recharge(idx);
                     self.flush(idx, now);
                 }
                 Some((at, _)) => {
-                    let next = at.min(slot.conn.soonest_from(now));
+                    let next = at.min(conn.soonest_from(now));
                     self.timers.arm(next, idx, generation);
                 }
                 None => {
-                    let next = slot.conn.soonest_from(now);
+                    let next = conn.soonest_from(now);
                     self.timers.arm(next, idx, generation);
                 }
             }
