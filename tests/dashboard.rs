@@ -2,8 +2,8 @@
 //! chromedriver through Python Selenium (`tests/browser/dashboard.py`, which
 //! holds the checks). This test owns the daemon: it starts it, restarts it
 //! on the same port and data directory when the script asks (`CTL stop`,
-//! `CTL start` on the script's stdout, answered `ok` on its stdin), and
-//! stops it at the end. Screenshots are kept in
+//! `CTL start [more serve flags]` on the script's stdout, answered `ok` on
+//! its stdin), and stops it at the end. Screenshots are kept in
 //! `<target>/test-artifacts/dashboard.png` and `dashboard-phone.png`.
 //!
 //! Without Chromium, chromedriver or Selenium the test says so and passes,
@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// Small segments, so that the script can have retention delete records
+/// the page has not read yet (with `CTL start --retention-bytes ...`).
+const SERVE_ARGS: &[&str] = &["--segment-size", "64KiB", "--max-record", "1KiB"];
 
 /// The whole browser session; each of the script's own waits is at most 10 s.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(240);
@@ -169,7 +173,7 @@ fn dashboard_in_a_real_browser() {
     // Chromium's profile and chromedriver's files: removed with `dir`.
     let scratch = dir.path().join("browser");
     std::fs::create_dir_all(&scratch).expect("create the browser scratch directory");
-    let mut spool = start(&data, &[]);
+    let mut spool = start(&data, SERVE_ARGS);
     let port = spool.addr.port();
     let artifacts = artifacts_dir();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/dashboard.py");
@@ -217,22 +221,24 @@ fn dashboard_in_a_real_browser() {
             Ok(line) => line,
             Err(_) => continue,
         };
-        match line.as_str() {
-            "CTL stop" => {
-                stop(&mut spool);
-                writeln!(answers, "ok").expect("answer the script");
-            }
-            "CTL start" => {
-                spool = start(&data, &["--listen", &format!("127.0.0.1:{port}")]);
-                assert_eq!(spool.addr.port(), port, "restarted on the same port");
-                writeln!(answers, "ok").expect("answer the script");
-            }
-            other => println!("dashboard.py: {other}"),
+        if line == "CTL stop" {
+            stop(&mut spool);
+            writeln!(answers, "ok").expect("answer the script");
+        } else if let Some(extra) = line.strip_prefix("CTL start") {
+            let listen = format!("127.0.0.1:{port}");
+            let mut args = SERVE_ARGS.to_vec();
+            args.extend(["--listen", &listen]);
+            args.extend(extra.split_whitespace());
+            spool = start(&data, &args);
+            assert_eq!(spool.addr.port(), port, "restarted on the same port");
+            writeln!(answers, "ok").expect("answer the script");
+        } else {
+            println!("dashboard.py: {line}");
         }
     };
     assert!(
         status.success(),
-        "the browser checks failed ({status}); the FAIL line above says which.\nspool's stderr:\n{}",
+        "the browser checks failed ({status}); the script's FAIL line above says which.\nspool's stderr:\n{}",
         spool.stderr()
     );
     stop(&mut spool);

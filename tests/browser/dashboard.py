@@ -7,8 +7,8 @@ Run by tests/dashboard.rs, which owns the daemon:
     dashboard.py --base http://127.0.0.1:PORT --artifacts DIR
                  [--chromium /usr/bin/chromium] [--chromedriver /usr/bin/chromedriver]
 
-To restart the daemon it prints `CTL stop` or `CTL start` on stdout and
-reads one answer line on stdin (`ok`, or `err <why>`). Progress goes to
+To restart the daemon it prints `CTL stop` or `CTL start [more serve
+flags]` on stdout and reads one answer line on stdin (`ok`, or `err <why>`). Progress goes to
 stderr. Exit status 0 when every check passed; 1 with a line starting with
 `FAIL:` on stderr at the first one that did not (2 for a usage mistake).
 Every wait is bounded (10 s unless said otherwise).
@@ -84,6 +84,11 @@ class Daemon:
             first, last = int(answer["first_id"]), int(answer["last_id"])
         check(last - first + 1 == len(records), f"ingest answer {answer} for {len(records)} records")
         return [str(i) for i in range(first, last + 1)]
+
+    def oldest_id(self):
+        """Where the log now begins (`oldest_id` of a /logs answer)."""
+        with urllib.request.urlopen(self.base + "/logs?limit=1", timeout=WAIT) as r:
+            return json.load(r)["oldest_id"]
 
     def control(self, command):
         print(f"CTL {command}", flush=True)
@@ -180,17 +185,28 @@ def console_errors(page, allowed=()):
     return bad
 
 
+def settle(page):
+    """Returns after two animation frames: layout, and the rows that came
+    into view rendered (off-screen rows skip rendering until then)."""
+    page.d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "requestAnimationFrame(() => requestAnimationFrame(() => done()));"
+    )
+
+
 def screenshot(page, path, width=None):
     """A PNG of the whole page (beyond the viewport), at `width` CSS pixels
     as a phone shows it when given."""
     d = page.d
     page.js("window.scrollTo(0, 0); for (const l of document.querySelectorAll('.records')) l.scrollTop = 0;")
+    settle(page)
     if width:
         d.execute_cdp_cmd(
             "Emulation.setDeviceMetricsOverride",
             {"width": width, "height": 800, "deviceScaleFactor": 2, "mobile": True},
         )
-        time.sleep(0.6)  # a layout pass and a chart redraw
+        time.sleep(0.6)  # the chart redraws at its new width
+        settle(page)
         scroll = page.js("return [document.documentElement.scrollWidth, window.innerWidth]")
         check(scroll[0] <= scroll[1], f"horizontal page scroll at {width} px: scrollWidth, innerWidth = {scroll}")
     size = d.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
@@ -414,11 +430,65 @@ def run(args):
         check(page.counter("duplicates") == 0, "the socket repeated a record after the restart")
         log("4. ok: reconnected; no duplicate, no gap")
 
+        # 4b. Retention deletes records the page has not read while it is
+        # away: it shows a separator naming them and goes on. The browser is
+        # taken offline (DevTools) so the page cannot reconnect until the
+        # daemon, restarted with a small --retention-bytes, has deleted them.
+        last = page.counter("lastId")
+        check(last == severe()[0], f"the page's last id {last!r}, expected {severe()[0]}")
+        offline = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", dict(offline, offline=True))
+        daemon.control("stop")
+        wait_until("4b. the page notices the daemon stopped", lambda: ("reconnecting" in page.status(), page.status()))
+        daemon.control("start --retention-bytes 256KiB")
+        pad = "x" * 300
+        for batch in range(6):
+            ids = daemon.ingest(
+                [{"level": "INFO", "service": "bulk", "message": f"bulk {batch}-{k} {pad}"} for k in range(500)]
+            )
+            for rid in ids:
+                levels[rid] = "INFO"
+        oldest = wait_until(
+            "4b. retention deletes the records after the page's last id",
+            lambda: (lambda o: (int(o) > int(last) + 1, o))(daemon.oldest_id()),
+        )
+        tail = daemon.ingest([{"level": "ERROR", "service": "auth", "message": "after the gap"}])
+        levels[tail[0]] = "ERROR"
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", dict(offline, offline=False))
+        page.wait_live("4b. reconnected after the records were deleted")
+        expect_ids(page, severe(), "4b. the record after the deletion appears")
+        gap = wait_until("4b. a separator row names the deleted ids", lambda: page.text("#records > .gap"))
+        first_child, second_child = page.js(
+            "const c = document.getElementById('records').children;"
+            "return [c[0].dataset.id || c[0].className, c[1].dataset.id || c[1].className]"
+        )
+        check(
+            (first_child, second_child) == (tail[0], "gap"),
+            f"the separator sits between the new record and the older ones: {first_child}, {second_child}",
+        )
+        lo, hi = [int(x) for x in gap.split()[1].split("–")] if "–" in gap else (None, None)
+        check(
+            lo == int(last) + 1 and int(oldest) - 1 <= hi < int(tail[0]),
+            f"separator {gap!r}: expected records {int(last) + 1}–(at least {int(oldest) - 1})",
+        )
+        ids = page.ids()
+        check(len(ids) == len(set(ids)), f"duplicate ids among the rows: {ids}")
+        check(page.counter("duplicates") == 0, "the socket repeated a record after the gap")
+        log(f"4b. ok: {gap!r}")
+
         check_network(page, daemon, seen_urls)
-        # While the daemon was down, connection attempts failed: the browser
-        # logs those, and nothing else may be there.
+        # While the daemon was down or the browser offline, connections
+        # failed: the browser logs those, and nothing else may be there.
         errors = console_errors(
-            page, allowed=("ERR_CONNECTION_REFUSED", "WebSocket connection to", "ERR_CONNECTION_RESET", "ERR_EMPTY_RESPONSE")
+            page,
+            allowed=(
+                "ERR_CONNECTION_REFUSED",
+                "WebSocket connection to",
+                "ERR_CONNECTION_RESET",
+                "ERR_EMPTY_RESPONSE",
+                "ERR_INTERNET_DISCONNECTED",
+            ),
         )
         check(not errors, f"console errors: {errors}")
         log("5. ok after the restart too")
