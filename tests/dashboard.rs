@@ -190,7 +190,6 @@ fn dashboard_in_a_real_browser() {
             .arg("--chromedriver")
             .arg(&tools.chromedriver)
             .env("TMPDIR", &scratch)
-            .env("HOME", &scratch)
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

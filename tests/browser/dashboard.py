@@ -399,6 +399,14 @@ def run(args):
         expect_ids(page, want, "service filter payments (with level ERROR)")
         page.set_input("#text", "kept")
         expect_ids(page, [new[2]], "text filter 'kept' (with service and level)")
+        # Nothing matches: the stream starts after the last stored id, so
+        # the first match to come still shows.
+        page.set_input("#text", "needle-later")
+        expect_ids(page, [], "text filter matching nothing yet")
+        page.wait_live("a filter that matches nothing yet")
+        needle = daemon.ingest([{"level": "ERROR", "service": "payments", "message": "a needle-later arrives"}])
+        levels[needle[0]], services[needle[0]] = "ERROR", "payments"
+        expect_ids(page, needle, "the first record matching a filter that matched nothing")
         page.set_input("#text", "")
         page.set_input("#service", "")
         expect_ids(page, severe(), "filters cleared but level")
