@@ -24,15 +24,6 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// A field of /proc/PID/status, in KiB.
-fn proc_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} not in /proc/{pid}/status"))
-}
-
 /// Samples the daemon's RSS every 20 ms until stopped; returns the peak.
 struct RssWatch {
     stop: Arc<AtomicBool>,

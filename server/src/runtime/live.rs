@@ -135,7 +135,7 @@ impl Server {
                 Lsn(0),
             ))
         });
-        let Some(slot) = self.slot(idx) else {
+        let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else {
             return Ok(());
         };
         let old = std::mem::replace(&mut slot.conn, Conn::Http(HttpConn::new(http_limits, now)));
@@ -150,7 +150,10 @@ impl Server {
             sub.catch_up = by_time;
             sub.next = Lsn(0);
         }
-        slot.conn = Conn::Ws(Box::new(WsConn::new(limits, input, output, sub, now)));
+        let ws = WsConn::new(limits, input, output, sub, now);
+        // Pings may be due sooner than the HTTP deadlines the timer holds.
+        self.timers.arm(ws.soonest_from(now), idx, slot.generation);
+        slot.conn = Conn::Ws(Box::new(ws));
         let charged = std::mem::take(&mut slot.charged);
         self.buffered -= charged;
         self.requests += 1;
