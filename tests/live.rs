@@ -643,3 +643,39 @@ print(",".join(map(str, ids)))
     assert_eq!(ids, (1..=30).collect::<Vec<_>>());
     stop(&mut s);
 }
+
+#[test]
+fn many_followers_behind_the_window_that_do_not_read_hold_bounded_memory() {
+    let dir = TempDir::new("live-many-stalled");
+    let mut s = start(dir.path(), &["--live-window", "1MiB"]);
+    // ~24 MiB of log, all of it older than the window.
+    produce(s.addr, 4, 20, 300, 1000);
+    let pid = s.child.id();
+    let before = proc_kib(pid, "VmRSS:");
+    // 200 followers from the oldest record, none of which reads: each gets
+    // a catch-up job, fills its bounded buffer, and waits.
+    let mut conns: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut c = connect_raw(s.addr, None, Some(4096));
+            raw_subscribe(&mut c, "/ws?from=oldest");
+            c
+        })
+        .collect();
+    thread::sleep(Duration::from_secs(3));
+    let grew = proc_kib(pid, "VmRSS:").saturating_sub(before);
+    // Each may hold --max-unsent (64 KiB) plus one frame; a reader's
+    // buffers (~1.25 MiB) must not stay with a waiting follower.
+    assert!(
+        grew < 48 * 1024,
+        "RSS grew {grew} KiB with 200 stalled followers"
+    );
+    assert_eq!(get(s.addr, "/stats").json()["subscribers"], 200);
+    // One of them reads: it gets everything, in order.
+    let mut got = Got::default();
+    read_frames(&mut conns[17], &mut got, Duration::from_secs(30), |g| {
+        g.records.last().is_some_and(|r| id_of(r) >= 24_000)
+    });
+    assert_eq!(got.ids(), (1..=24_000).collect::<Vec<_>>());
+    drop(conns);
+    stop(&mut s);
+}

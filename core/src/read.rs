@@ -205,8 +205,12 @@ impl LogReader {
         loop {
             let Some(cur) = self.cur else {
                 store.list(&mut self.listing).map_err(ReadError::Store)?;
-                match self.listing.first() {
-                    Some(&first) => self.open(first),
+                let start = match self.want {
+                    Some(want) => self.segment_holding(store, want)?,
+                    None => None,
+                };
+                match start.or_else(|| self.listing.first().copied()) {
+                    Some(first) => self.open(first),
                     None => return Ok(None),
                 }
                 continue;
@@ -291,6 +295,38 @@ impl LogReader {
                 }
             }
         }
+    }
+
+    /// The newest listed segment whose first record is at or before
+    /// `want`: where a reader starting after an id begins, so it reads
+    /// only the first record of each older segment, not the segments.
+    /// `None` when no segment qualifies (start at the oldest; a gap is
+    /// reported there if ids are missing). Segments whose first record
+    /// cannot be read here are passed over: the reader meets them, and
+    /// reports what they hold, if it gets to them.
+    fn segment_holding<S: SegmentStore>(
+        &self,
+        store: &mut S,
+        want: Lsn,
+    ) -> Result<Option<SegmentId>, ReadError<S::Error>> {
+        for &id in self.listing.iter().rev() {
+            match first_record(store, id) {
+                Ok(FirstRecord::Id(first)) if first <= want => return Ok(Some(id)),
+                Ok(_) | Err(ReadError::Corrupt(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Drops every buffered byte, keeping the place: a reader that pauses
+    /// (a follower waiting for its client) holds its position only, and
+    /// the next call reads from the store again.
+    pub fn release_buffers(&mut self) {
+        self.buf = Vec::new();
+        self.scratch = Vec::new();
+        self.buf_at = self.pos;
+        self.eof = false;
     }
 
     /// Drops the buffered bytes from `pos` on, so the next look reads them

@@ -52,6 +52,8 @@ struct World {
     max_read: u64,
     deletions: u64,
     calls: u64,
+    /// Bytes handed to readers, per segment.
+    served: BTreeMap<SegmentId, u64>,
 }
 
 impl World {
@@ -175,6 +177,7 @@ impl SegmentStore for World {
             .min(buf.len())
             .min(1 + self.rng.below(self.max_read) as usize);
         buf[..n].copy_from_slice(&f[start..start + n]);
+        *self.served.entry(id).or_default() += n as u64;
         Ok(Some(n))
     }
 }
@@ -209,6 +212,7 @@ fn run(seed: u64, totals: &mut (u64, u64, u64)) -> Result<(), String> {
         max_read,
         deletions: 0,
         calls: 0,
+        served: BTreeMap::new(),
     };
     // Let the log get going, and sometimes start the reader late.
     for _ in 0..world.rng.below(300) {
@@ -236,6 +240,11 @@ fn run(seed: u64, totals: &mut (u64, u64, u64)) -> Result<(), String> {
             return Err("reader did not finish".into());
         }
         world.calls = 0;
+        // A follower that pauses gives its buffers back; it must read on
+        // from the same place.
+        if world.rng.below(4) == 0 {
+            reader.release_buffers();
+        }
         let item = reader
             .next(&mut world)
             .map_err(|e| format!("reader failed: {e:?}"))?;
@@ -316,4 +325,63 @@ fn reader_stepped_against_rotation_and_retention() {
     // The interleavings this test exists for were reached.
     assert!(totals.1 > seeds / 10, "too few gaps: {totals:?}");
     assert!(totals.2 > seeds, "too few deletions: {totals:?}");
+}
+
+#[test]
+fn a_reader_starting_after_an_id_reads_only_first_records_of_older_segments() {
+    let segment_bytes = 4096;
+    let cfg = CommitConfig {
+        policy: SegmentPolicy {
+            segment_bytes,
+            retention_bytes: segment_bytes * 100,
+            ..SegmentPolicy::default()
+        },
+        max_payload: 200,
+        max_batch_bytes: 1000,
+        max_queued_bytes: 4096,
+        disk_full_retry_ns: 10,
+    };
+    let mut world = World {
+        gc: GroupCommit::new(cfg, LogState::default(), Now::at(0)),
+        rng: Rng(7),
+        files: BTreeMap::new(),
+        running: None,
+        now: 0,
+        sent: BTreeMap::new(),
+        ids_in: BTreeMap::new(),
+        deleted_through: 0,
+        pace: 1,
+        writing: true,
+        max_read: 1 << 20,
+        deletions: 0,
+        calls: 0,
+        served: BTreeMap::new(),
+    };
+    while world.ids_in.len() < 8 {
+        world.step();
+    }
+    world.writing = false;
+    while world.running.is_some() || !world.gc.is_idle() {
+        world.step();
+    }
+    let (&newest, &(first, last)) = world.ids_in.iter().next_back().unwrap();
+    world.served.clear();
+    let mut reader = LogReader::new(Start::After(Lsn(first)));
+    let mut ids = Vec::new();
+    while let Some(item) = reader.next(&mut world).unwrap() {
+        match item {
+            ReadItem::Record { id, .. } => ids.push(id.0),
+            ReadItem::Gap { from, to } => panic!("gap {from}..={to}"),
+        }
+    }
+    assert_eq!(ids, (first + 1..=last).collect::<Vec<_>>());
+    for (&segment, &bytes) in &world.served {
+        if segment != newest {
+            // A header and one record, not the segment.
+            assert!(bytes < 600, "segment {segment:?}: {bytes} bytes read");
+        }
+    }
+    // Given back its buffers, it reads on from the same place.
+    reader.release_buffers();
+    assert!(reader.next(&mut world).unwrap().is_none());
 }

@@ -167,6 +167,13 @@ impl DurableReader {
         }
     }
 
+    /// Drops the read buffers, keeping the place (see
+    /// [`LogReader::release_buffers`]): a paused reader holds its position
+    /// and an open segment, about a hundred bytes.
+    pub fn release_buffers(&mut self) {
+        self.inner.release_buffers();
+    }
+
     /// The id the next record yielded will have, once known (after the
     /// first record or gap, or from the start for [`Start::After`]).
     pub fn next_id(&self) -> Option<Lsn> {

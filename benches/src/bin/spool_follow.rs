@@ -64,7 +64,10 @@ fn parse_args() -> Result<Args, String> {
             .map_err(|e| e.to_string())?
             .into_string()
             .map_err(|_| "not UTF-8".to_owned())?;
-        let num = || v.parse::<u64>().map_err(|_| format!("--{name}: {v:?} is not a number"));
+        let num = || {
+            v.parse::<u64>()
+                .map_err(|_| format!("--{name}: {v:?} is not a number"))
+        };
         match name.as_str() {
             "addr" => a.addr = v.parse().map_err(|_| format!("--addr: {v:?}"))?,
             "followers" => a.followers = num()? as usize,
@@ -207,7 +210,8 @@ fn fan_out(a: &Args) -> io::Result<bool> {
         subscribe(&mut s, a.addr, "/ws")?;
         s.set_nonblocking(true)?;
         let mut s = MioStream::from_std(s);
-        poll.registry().register(&mut s, Token(i), Interest::READABLE)?;
+        poll.registry()
+            .register(&mut s, Token(i), Interest::READABLE)?;
         conns.push((s, FollowerState::default()));
     }
     eprintln!("spool-follow: {} followers connected", a.followers);
@@ -281,13 +285,15 @@ fn fan_out(a: &Args) -> io::Result<bool> {
                     Ok(n) => {
                         st.buf.extend_from_slice(&chunk[..n]);
                         let now = since(t0);
-                        st.frames(|id| match acks.get(id as usize).map(|a| a.load(Ordering::Relaxed)) {
-                            Some(ack) if ack > 0 => {
-                                let _ = hist.record((now.saturating_sub(ack) / 1000).max(1));
-                            }
-                            _ => {
-                                early += 1;
-                                let _ = hist.record(1);
+                        st.frames(|id| {
+                            match acks.get(id as usize).map(|a| a.load(Ordering::Relaxed)) {
+                                Some(ack) if ack > 0 => {
+                                    let _ = hist.record((now.saturating_sub(ack) / 1000).max(1));
+                                }
+                                _ => {
+                                    early += 1;
+                                    let _ = hist.record(1);
+                                }
                             }
                         });
                     }
@@ -311,7 +317,9 @@ fn fan_out(a: &Args) -> io::Result<bool> {
     }
     let mut sent = 0;
     for h in producers {
-        sent += h.join().map_err(|_| io::Error::other("a producer panicked"))??;
+        sent += h
+            .join()
+            .map_err(|_| io::Error::other("a producer panicked"))??;
     }
     let last = last_acked.load(Ordering::Relaxed);
     // Every id of this run, from its first acknowledged one to its last.
@@ -370,7 +378,8 @@ fn read_answer(s: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
                 .lines()
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
                 })
                 .unwrap_or(0);
             if n >= head_end + 4 + len {
@@ -457,7 +466,9 @@ fn stall(a: &Args, secs: u64) -> io::Result<bool> {
 
 fn http_get(addr: SocketAddr, path: &str) -> io::Result<Vec<u8>> {
     let mut s = TcpStream::connect(addr)?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
     let mut out = Vec::new();
     s.read_to_end(&mut out)?;
     Ok(out)

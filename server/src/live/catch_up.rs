@@ -53,6 +53,14 @@ impl CatchUp {
         }
     }
 
+    /// Drops the read buffers, keeping the place: for a subscriber that
+    /// waits for its client, which then holds its position, not a few
+    /// hundred KiB of buffers.
+    pub fn release_buffers(&mut self) {
+        self.reader.release_buffers();
+        self.json = Vec::new();
+    }
+
     /// Reads records with ids below `target` (the window's next id when
     /// the job was made) and at or below the durable id, appending the
     /// frames the selection wants to [`CatchUp::frames`] until it holds

@@ -293,6 +293,15 @@ impl Server {
         }
         ws.sub.catch_up = Some(c);
         self.flush(idx, now);
+        // Still full after the write: it waits for its client, holding its
+        // place only.
+        if let Some(Conn::Ws(ws)) = self.slot(idx).map(|s| &mut s.conn) {
+            if ws.room_for_records() == 0 {
+                if let Some(c) = ws.sub.catch_up.as_mut() {
+                    c.release_buffers();
+                }
+            }
+        }
     }
 
     /// Reads a subscriber's socket (pings, pongs, a close) and writes.
