@@ -263,7 +263,7 @@ fn fan_out(a: &Args) -> io::Result<bool> {
                     last_acked.fetch_max(last, Ordering::Relaxed);
                     first_acked.fetch_min(first, Ordering::Relaxed);
                     posts += 1;
-                    sent += (last - first + 1) as u64;
+                    sent += last - first + 1;
                 }
                 Ok(sent)
             })
