@@ -453,30 +453,6 @@ fn rotation_and_retention_across_restarts_keep_the_active_segment() {
     }
 }
 
-/// Builds the LD_PRELOAD fault shim once per test binary.
-fn fault_shim() -> PathBuf {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap();
-    if let Some(p) = built.as_ref() {
-        return p.clone();
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fault_shim.c");
-    // Built under the target directory (cargo's scratch space for
-    // integration tests), not /tmp, so no run leaves a file behind there.
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("spool-fault-shim-{}.so", std::process::id()));
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .arg("-ldl")
-        .status()
-        .expect("a C compiler (cc) for the fault shim");
-    assert!(status.success());
-    *built = Some(out.clone());
-    out
-}
-
 #[test]
 fn a_failed_fdatasync_is_never_acknowledged_and_the_daemon_exits() {
     let dir = TempDir::new("eio");

@@ -679,3 +679,41 @@ fn many_followers_behind_the_window_that_do_not_read_hold_bounded_memory() {
     drop(conns);
     stop(&mut s);
 }
+
+#[test]
+fn after_a_failed_fdatasync_followers_get_only_what_was_acknowledged_and_are_closed() {
+    let dir = TempDir::new("live-eio");
+    let shim = fault_shim();
+    let mut s = try_start(
+        dir.path(),
+        &[],
+        &[
+            ("LD_PRELOAD", shim.to_str().unwrap()),
+            ("SPOOL_FAULT_FDATASYNC_AFTER", "3"),
+        ],
+    )
+    .unwrap_or_else(|(st, log)| panic!("{st:?} {log}"));
+    let mut ws = follow(s.addr, "/ws");
+    let mut acked = Vec::new();
+    for i in 0..6 {
+        let r = post(
+            s.addr,
+            "/ingest",
+            "text/plain",
+            format!("line {i}").as_bytes(),
+        );
+        if r.status != 200 {
+            assert_eq!(r.status, 503, "{}", r.text());
+            break;
+        }
+        acked.push(r.json()["id"].as_str().unwrap().parse::<u64>().unwrap());
+    }
+    assert_eq!(acked.len(), 3);
+    // The failed record was written (the page cache holds it, and inotify
+    // reported it) but never made durable: no follower is sent it.
+    let mut got = Got::default();
+    receive(&mut ws, &mut got, Duration::from_secs(10), |_| false);
+    assert_eq!(got.ids(), acked);
+    assert!(got.closed.is_some(), "the follower was not closed: {got:?}");
+    assert!(!s.wait(Duration::from_secs(15)).success());
+}

@@ -477,3 +477,27 @@ pub fn proc_kib(pid: u32, field: &str) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("{field} not in /proc/{pid}/status"))
 }
+
+/// Builds the LD_PRELOAD fault shim once per test binary.
+pub fn fault_shim() -> PathBuf {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap();
+    if let Some(p) = built.as_ref() {
+        return p.clone();
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fault_shim.c");
+    // Built under the target directory (cargo's scratch space for
+    // integration tests), not /tmp, so no run leaves a file behind there.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("spool-fault-shim-{}.so", std::process::id()));
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .arg("-ldl")
+        .status()
+        .expect("a C compiler (cc) for the fault shim");
+    assert!(status.success());
+    *built = Some(out.clone());
+    out
+}
