@@ -1176,3 +1176,114 @@ pub fn index_decode(data: &[u8]) {
         assert!(decode(&flipped).is_err(), "a flipped byte at {at} decoded");
     }
 }
+
+/// `ws_frames`: the server's reader of client WebSocket frames
+/// (`spool_proto::ws::FrameReader`) on arbitrary bytes.
+///
+/// Control bytes: `[max_frame_lo, max_message_lo]` (limits of 125 + the
+/// byte, so tiny limits are reached), then the client's bytes. Checks:
+/// - it never panics, and never says it used more bytes than it was
+///   given;
+/// - no data message is over its limit;
+/// - fed one byte at a time, it returns the same messages and the same
+///   error as fed everything at once (incremental parsing is exact);
+/// - each message, sent again as one masked frame, reads back the same.
+pub fn ws_frames(data: &[u8]) {
+    use spool_proto::ws::{FrameReader, Incoming, WsLimits};
+    let b = |i: usize| data.get(i).copied().unwrap_or(0) as usize;
+    let limits = WsLimits {
+        max_frame: 125 + b(0),
+        max_message: 125 + b(1),
+    };
+    let input = data.get(2..).unwrap_or(&[]);
+    type Outcome = Result<Vec<Incoming>, u16>;
+    let whole = |input: &[u8]| -> Outcome {
+        let mut r = FrameReader::new(limits);
+        let mut out = Vec::new();
+        let mut at = 0;
+        loop {
+            match r.next(&input[at..]) {
+                Ok((m, used)) => {
+                    assert!(at + used <= input.len());
+                    at += used;
+                    match m {
+                        Some(m) => out.push(m),
+                        None if used == 0 => return Ok(out),
+                        None => {}
+                    }
+                }
+                Err(e) => return Err(e.code),
+            }
+        }
+    };
+    let all = whole(input);
+    // One byte at a time.
+    let mut r = FrameReader::new(limits);
+    let mut buf = Vec::new();
+    let mut step: Outcome = Ok(Vec::new());
+    'bytes: for &byte in input {
+        buf.push(byte);
+        loop {
+            match r.next(&buf) {
+                Ok((m, used)) => {
+                    buf.drain(..used);
+                    match m {
+                        Some(m) => {
+                            if let Ok(v) = step.as_mut() {
+                                v.push(m);
+                            }
+                        }
+                        None if used == 0 => break,
+                        None => {}
+                    }
+                }
+                Err(e) => {
+                    step = Err(e.code);
+                    break 'bytes;
+                }
+            }
+        }
+    }
+    match (&all, &step) {
+        (Ok(a), Ok(s)) => assert_eq!(a, s, "incremental parsing differs"),
+        (Err(a), Err(s)) => assert_eq!(a, s, "incremental parsing fails differently"),
+        // Fed at once, an error after the last message it returned is
+        // reached; fed byte by byte, the same.
+        _ => panic!("whole: {all:?}, byte by byte: {step:?}"),
+    }
+    for m in all.unwrap_or_default() {
+        let (opcode, payload): (u8, Vec<u8>) = match &m {
+            Incoming::Text(t) => {
+                assert!(t.len() <= limits.max_message);
+                (1, t.clone().into_bytes())
+            }
+            Incoming::Binary(b) => {
+                assert!(b.len() <= limits.max_message);
+                (2, b.clone())
+            }
+            Incoming::Ping(p) => (9, p.clone()),
+            Incoming::Pong(p) => (10, p.clone()),
+            Incoming::Close(_) => continue,
+        };
+        if payload.len() > limits.max_frame {
+            continue; // assembled from fragments: not one frame
+        }
+        let mask = [0x11, 0x22, 0x33, 0x44];
+        let mut frame = vec![0x80 | opcode];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n < 65536 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        let again = FrameReader::new(limits).next(&frame);
+        assert_eq!(again, Ok((Some(m.clone()), frame.len())), "re-sent {m:?}");
+    }
+}

@@ -83,3 +83,8 @@ fn json_text() {
 fn index_decode() {
     replay("index_decode", spool_fuzz::index_decode);
 }
+
+#[test]
+fn ws_frames() {
+    replay("ws_frames", spool_fuzz::ws_frames);
+}

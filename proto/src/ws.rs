@@ -156,17 +156,19 @@ impl FrameReader {
         }
     }
 
-    /// The next message in `buf` and how many bytes it used: `Ok(None)`
-    /// when `buf` holds no whole frame yet (call again with more). A frame
-    /// over the limit is refused from its header, before its payload
-    /// arrives.
-    pub fn next(&mut self, buf: &[u8]) -> Result<Option<(Incoming, usize)>, WsError> {
+    /// Reads frames from the start of `buf`: the next whole message, if
+    /// one is there, and how many bytes were consumed. Fragments of a
+    /// message are consumed (and held here) as they arrive, so the bytes
+    /// used can be non-zero with no message yet: drop them from `buf` and
+    /// call again with more. A frame over the limit is refused from its
+    /// header, before its payload arrives.
+    pub fn next(&mut self, buf: &[u8]) -> Result<(Option<Incoming>, usize), WsError> {
         let mut used = 0;
         loop {
             let mut cursor = Cursor::new(&buf[used..]);
             let (header, len) = match FrameHeader::parse(&mut cursor) {
                 Ok(Some(h)) => h,
-                Ok(None) => return Ok(None),
+                Ok(None) => return Ok((None, used)),
                 Err(_) => return Err(ws_error(close::PROTOCOL, "malformed frame header")),
             };
             let header_len = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
@@ -193,7 +195,7 @@ impl FrameReader {
             }
             let start = used + header_len;
             let Some(payload) = buf.get(start..start.saturating_add(len)) else {
-                return Ok(None);
+                return Ok((None, used));
             };
             let mut data = payload.to_vec();
             for (i, b) in data.iter_mut().enumerate() {
@@ -240,7 +242,7 @@ impl FrameReader {
                     whole(kind, data)?
                 }
             };
-            return Ok(Some((message, used)));
+            return Ok((Some(message), used));
         }
     }
 }

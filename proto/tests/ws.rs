@@ -87,20 +87,30 @@ fn client_frames_are_read_by_the_rules() {
     let mut r = FrameReader::new(WsLimits::default());
     let f = frame(TEXT, true, "héllo".as_bytes(), M);
     // A prefix is not a frame yet.
-    assert_eq!(r.next(&f[..f.len() - 1]).unwrap(), None);
+    assert_eq!(r.next(&f[..f.len() - 1]).unwrap(), (None, 0));
     assert_eq!(
         r.next(&f).unwrap(),
-        Some((Incoming::Text("héllo".into()), f.len()))
+        (Some(Incoming::Text("héllo".into())), f.len())
     );
     // Fragmented, with a ping between the fragments.
     let mut buf = frame(TEXT, false, b"ab", M);
     buf.extend(frame(OpCode::Control(Control::Ping), true, b"p", M));
     buf.extend(frame(OpCode::Data(Data::Continue), true, b"cd", M));
-    let (first, used) = r.next(&buf).unwrap().unwrap();
-    assert_eq!(first, Incoming::Ping(b"p".to_vec()));
-    let (second, rest) = r.next(&buf[used..]).unwrap().unwrap();
-    assert_eq!(second, Incoming::Text("abcd".into()));
+    let (first, used) = r.next(&buf).unwrap();
+    assert_eq!(first, Some(Incoming::Ping(b"p".to_vec())));
+    let (second, rest) = r.next(&buf[used..]).unwrap();
+    assert_eq!(second, Some(Incoming::Text("abcd".into())));
     assert_eq!(used + rest, buf.len());
+    // A fragment is consumed as it arrives, before the message is whole:
+    // the bytes used say so, and the rest completes it.
+    let first = frame(TEXT, false, b"ef", M);
+    let mut buf = first.clone();
+    buf.extend(frame(OpCode::Data(Data::Continue), true, b"gh", M));
+    assert_eq!(r.next(&buf[..first.len() + 3]).unwrap(), (None, first.len()));
+    assert_eq!(
+        r.next(&buf[first.len()..]).unwrap(),
+        (Some(Incoming::Text("efgh".into())), buf.len() - first.len())
+    );
     // Close with a code.
     let c = frame(
         OpCode::Control(Control::Close),
@@ -108,7 +118,7 @@ fn client_frames_are_read_by_the_rules() {
         &[0x03, 0xe8, b'b', b'y'],
         M,
     );
-    assert_eq!(r.next(&c).unwrap().unwrap().0, Incoming::Close(Some(1000)));
+    assert_eq!(r.next(&c).unwrap().0, Some(Incoming::Close(Some(1000))));
     // Refusals, each with its close code.
     let cases: Vec<(Vec<u8>, u16)> = vec![
         (frame(TEXT, true, b"x", None), close::PROTOCOL),
@@ -174,8 +184,10 @@ fn a_real_client_talks_to_a_server_built_on_these_functions() {
         // Echo text messages until the client closes.
         let mut reader = FrameReader::new(WsLimits::default());
         loop {
-            while let Some((msg, used)) = reader.next(&buf).unwrap() {
+            loop {
+                let (msg, used) = reader.next(&buf).unwrap();
                 buf.drain(..used);
+                let Some(msg) = msg else { break };
                 let mut out = Vec::new();
                 match msg {
                     Incoming::Text(t) => ws::write_text(&mut out, t.as_bytes()),

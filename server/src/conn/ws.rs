@@ -115,17 +115,18 @@ impl WsConn {
         let mut used = 0;
         while !self.closing {
             match self.reader.next(&self.input[used..]) {
-                Ok(None) => break,
-                Ok(Some((message, n))) => {
+                Ok((message, n)) => {
                     used += n;
                     match message {
-                        Incoming::Ping(payload) => {
+                        None if n == 0 => break,
+                        None => {}
+                        Some(Incoming::Ping(payload)) => {
                             self.mark_pending(now);
                             write_pong(&mut self.output, &payload);
                         }
-                        Incoming::Pong(_) => self.ping_out = None,
-                        Incoming::Close(_) => self.close_with(close::NORMAL, "", now),
-                        Incoming::Text(_) | Incoming::Binary(_) => {}
+                        Some(Incoming::Pong(_)) => self.ping_out = None,
+                        Some(Incoming::Close(_)) => self.close_with(close::NORMAL, "", now),
+                        Some(Incoming::Text(_) | Incoming::Binary(_)) => {}
                     }
                 }
                 Err(e) => {
