@@ -106,7 +106,10 @@ fn client_frames_are_read_by_the_rules() {
     let first = frame(TEXT, false, b"ef", M);
     let mut buf = first.clone();
     buf.extend(frame(OpCode::Data(Data::Continue), true, b"gh", M));
-    assert_eq!(r.next(&buf[..first.len() + 3]).unwrap(), (None, first.len()));
+    assert_eq!(
+        r.next(&buf[..first.len() + 3]).unwrap(),
+        (None, first.len())
+    );
     assert_eq!(
         r.next(&buf[first.len()..]).unwrap(),
         (Some(Incoming::Text("efgh".into())), buf.len() - first.len())

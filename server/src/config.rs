@@ -602,4 +602,32 @@ mod tests {
         assert!(options_help().contains("SPOOL_ALLOW_ORIGIN"));
         assert!(options_help().contains("SPOOL_ALLOW_HOST"));
     }
+
+    #[test]
+    fn live_path_limits_parse_and_refuse_what_cannot_work() {
+        let parse = |args: &[&str]| {
+            let mut p = lexopt::Parser::from_args(args);
+            ServeConfig::from_sources(|_| None, &mut p)
+        };
+        let cfg = parse(&[
+            "--live-window",
+            "2MiB",
+            "--ws-ping",
+            "5s",
+            "--max-ws-message",
+            "1KiB",
+        ])
+        .unwrap();
+        assert_eq!(
+            (cfg.live_window, cfg.ws_ping, cfg.max_ws_message),
+            (2 << 20, Duration::from_secs(5), 1024)
+        );
+        assert!(parse(&["--ws-ping", "0"])
+            .unwrap_err()
+            .contains("--ws-ping 0"));
+        assert!(parse(&["--max-ws-message", "100"])
+            .unwrap_err()
+            .contains("below 125 bytes"));
+        assert!(options_help().contains("SPOOL_LIVE_WINDOW"));
+    }
 }
