@@ -9,12 +9,12 @@
 #      alternating, ROUNDS (3) pairs; median records/s of each, the daemon's
 #      RSS growth during the stalled runs, and then the stalled follower
 #      reads everything and checks it got every id, in order.
-# Usage: bash benches/live.sh        (RATE=10000 SECONDS=10 FOLLOWERS_A=100 FOLLOWERS_B=1000 ROUNDS=3)
+# Usage: bash benches/live.sh        (RATE=10000 DURATION=10 FOLLOWERS_A=100 FOLLOWERS_B=1000 ROUNDS=3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/ports.sh
 RATE=${RATE:-10000}
-SECONDS_EACH=${SECONDS:-10}
+SECONDS_EACH=${DURATION:-10}
 FOLLOWERS_A=${FOLLOWERS_A:-100}
 FOLLOWERS_B=${FOLLOWERS_B:-1000}
 ROUNDS=${ROUNDS:-3}
