@@ -9,7 +9,7 @@
 #      alternating, ROUNDS (3) pairs; median records/s of each, the daemon's
 #      RSS growth during the stalled runs, and then the stalled follower
 #      reads everything and checks it got every id, in order.
-# Usage: bash benches/live.sh        (RATE=10000 DURATION=10 FOLLOWERS_A=100 FOLLOWERS_B=1000 ROUNDS=3)
+# Usage: bash benches/live.sh        (RATE=10000 DURATION=10 FOLLOWERS_A=100 FOLLOWERS_B=1000 PRODUCERS=16 ROUNDS=3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/ports.sh
@@ -17,6 +17,9 @@ RATE=${RATE:-10000}
 SECONDS_EACH=${DURATION:-10}
 FOLLOWERS_A=${FOLLOWERS_A:-100}
 FOLLOWERS_B=${FOLLOWERS_B:-1000}
+# Producers post 10-record NDJSON batches, paced; each waits for its answer,
+# so enough of them are needed for the rate when answers take longer.
+PRODUCERS=${PRODUCERS:-16}
 ROUNDS=${ROUNDS:-3}
 cargo build --release -q -p spool-server -p spool-benches
 BIN=target/release/spool
@@ -39,7 +42,7 @@ for n in "$FOLLOWERS_A" "$FOLLOWERS_B"; do
     echo
     echo "== $n followers, $RATE records/s for ${SECONDS_EACH}s"
     t0=$(cpu_ticks); s0=$(date +%s.%N)
-    target/release/spool-follow --addr "$ADDR" --followers "$n" --rate "$RATE" --seconds "$SECONDS_EACH" 2>/dev/null | tee "$WORK/follow-$n"
+    target/release/spool-follow --addr "$ADDR" --followers "$n" --rate "$RATE" --seconds "$SECONDS_EACH" --producers "$PRODUCERS" --batch 10 2>/dev/null | tee "$WORK/follow-$n"
     t1=$(cpu_ticks); s1=$(date +%s.%N)
     python3 -c "import sys; t=(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]); w=float(sys.argv[5])-float(sys.argv[4]); print(f'daemon CPU {100*t/w:.0f}% of one core over the run; daemon RSS {int(sys.argv[6])//1024} MiB')" "$t0" "$t1" "$hz" "$s0" "$s1" "$(rss_kib)"
 done
