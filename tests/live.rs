@@ -624,12 +624,14 @@ while len(ids) < 30:
 ws.close()
 print(",".join(map(str, ids)))
 "#;
-    let out = std::process::Command::new("python3")
+    // Debian's python3 with python3-websocket (websocket-client), which
+    // .ci/run installs; another python3 may come first on PATH.
+    let out = std::process::Command::new("/usr/bin/python3")
         .arg("-c")
         .arg(script)
         .arg(format!("ws://{}/ws?from=oldest", s.addr))
         .output()
-        .expect("python3 runs (CI installs websocket-client)");
+        .expect("/usr/bin/python3 runs (CI installs python3-websocket)");
     assert!(
         out.status.success(),
         "python websocket-client failed: {}",
