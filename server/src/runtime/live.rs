@@ -12,6 +12,8 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 
+use mio::unix::SourceFd;
+use mio::Interest;
 use spool_core::read::Start;
 use spool_core::record::Lsn;
 use spool_core::time::Instant;
@@ -94,10 +96,6 @@ impl Live {
         self.more
     }
 
-    pub(super) fn unsubscribe(&mut self, idx: usize) {
-        self.subs.retain(|&s| s != idx);
-    }
-
     /// Subscribers connected now.
     pub(super) fn subscribers(&self) -> usize {
         self.subs.len()
@@ -157,10 +155,39 @@ impl Server {
         let charged = std::mem::take(&mut slot.charged);
         self.buffered -= charged;
         self.requests += 1;
+        if self.live.subs.is_empty() {
+            self.watch_on(durable);
+        }
         self.live.subs.push(idx);
         self.live.dirty = true;
         self.flush(idx, now);
         Ok(())
+    }
+
+    /// The first subscriber: the follower starts at the head and the loop
+    /// listens to inotify. (With no subscriber the loop neither wakes for
+    /// the log's writes nor reads anything.)
+    fn watch_on(&mut self, durable: Lsn) {
+        self.live.follower.watch().drain();
+        self.live.follower.jump(durable);
+        let fd = self.live.watch_fd();
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd), super::WATCH, Interest::READABLE)
+        {
+            // Followers still wake on each durable advance.
+            eprintln!("spool: watching the data directory: {e}");
+        }
+    }
+
+    /// Subscriber `idx` is gone; the last one takes the watch off the loop.
+    pub(super) fn unsubscribe(&mut self, idx: usize) {
+        self.live.subs.retain(|&s| s != idx);
+        if self.live.subs.is_empty() {
+            let fd = self.live.watch_fd();
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+        }
     }
 
     /// inotify reported a change in the data directory.
@@ -179,8 +206,6 @@ impl Server {
         let durable = self.log.handoff().durable();
         let window = self.live.follower.window();
         if self.live.subs.is_empty() {
-            // Nobody to read for: stay at the head for the next one.
-            self.live.follower.jump(durable);
             return;
         }
         let waiting = self.live.subs.iter().any(|&idx| {

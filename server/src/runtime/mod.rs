@@ -55,7 +55,7 @@ use timers::Timers;
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const SIGNALS: Token = Token(2);
-const WATCH: Token = Token(3);
+pub(super) const WATCH: Token = Token(3);
 const FIRST_CONN: usize = 4;
 /// Longest a shutdown waits for parked requests and unsent answers.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
@@ -231,10 +231,10 @@ impl Server {
             .map_err(StartError::Io)?;
         let limits = cfg.conn_limits();
         let log_durable = log.handoff().durable();
+        // The inotify watch exists from the start (so it fails here, not
+        // at the first subscriber); it is registered with the loop only
+        // while there are subscribers.
         let live = live::Live::new(&cfg, log_durable, &log.recovered().state.gaps)
-            .map_err(StartError::Io)?;
-        poll.registry()
-            .register(&mut SourceFd(&live.watch_fd()), WATCH, Interest::READABLE)
             .map_err(StartError::Io)?;
         Ok(Server {
             poll,
@@ -502,7 +502,7 @@ impl Server {
         };
         let _ = self.poll.registry().deregister(&mut slot.stream);
         if matches!(slot.conn, Conn::Ws(_)) {
-            self.live.unsubscribe(idx);
+            self.unsubscribe(idx);
         }
         self.open_conns -= 1;
         self.buffered -= slot.charged;
