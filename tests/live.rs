@@ -719,3 +719,49 @@ fn after_a_failed_fdatasync_followers_get_only_what_was_acknowledged_and_are_clo
     assert!(got.closed.is_some(), "the follower was not closed: {got:?}");
     assert!(!s.wait(Duration::from_secs(15)).success());
 }
+
+#[test]
+fn followers_that_answer_no_ping_or_read_nothing_are_closed_after_the_idle_timeout() {
+    let dir = TempDir::new("live-idle");
+    let mut s = start(dir.path(), &["--idle-timeout", "2s", "--ws-ping", "500ms"]);
+    // Reads what comes but never answers the server's pings.
+    let mut deaf = connect(s.addr);
+    raw_subscribe(&mut deaf, "/ws");
+    // Reads nothing at all, while records fill its buffers.
+    let mut stalled = connect_raw(s.addr, None, Some(4096));
+    raw_subscribe(&mut stalled, "/ws");
+    let t0 = Instant::now();
+    produce(s.addr, 2, 20, 200, 500);
+    assert_eq!(get(s.addr, "/stats").json()["subscribers"], 2);
+    let mut got = Got::default();
+    read_frames(&mut deaf, &mut got, Duration::from_secs(15), |g| {
+        g.closed.is_some()
+    });
+    let deaf_after = t0.elapsed();
+    assert!(
+        got.closed.is_some(),
+        "a follower that answers no ping stayed open"
+    );
+    // Ping after 0.5 s quiet, no pong for 2 s: closed after about 2.5 s
+    // (its records kept it busy for part of that).
+    assert!(
+        deaf_after >= Duration::from_secs(2),
+        "closed after {deaf_after:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(s.addr, "/stats").json()["subscribers"] != 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        get(s.addr, "/stats").json()["subscribers"],
+        0,
+        "the stalled follower is still open"
+    );
+    // A follower that answers pings stays open through many intervals.
+    let mut alive = follow(s.addr, "/ws");
+    let mut g = Got::default();
+    receive(&mut alive, &mut g, Duration::from_secs(4), |_| false);
+    assert!(g.closed.is_none(), "{g:?}");
+    assert_eq!(get(s.addr, "/stats").json()["subscribers"], 1);
+    stop(&mut s);
+}
