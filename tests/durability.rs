@@ -456,16 +456,7 @@ fn rotation_and_retention_across_restarts_keep_the_active_segment() {
 #[test]
 fn a_failed_fdatasync_is_never_acknowledged_and_the_daemon_exits() {
     let dir = TempDir::new("eio");
-    let shim = fault_shim();
-    let mut s = try_start(
-        dir.path(),
-        &[],
-        &[
-            ("LD_PRELOAD", shim.to_str().unwrap()),
-            ("SPOOL_FAULT_FDATASYNC_AFTER", "3"),
-        ],
-    )
-    .unwrap_or_else(|(st, log)| panic!("{st:?} {log}"));
+    let mut s = start_failing_fsync(dir.path(), 3);
     let mut acked = Vec::new();
     let mut failed = None;
     for i in 0..6 {

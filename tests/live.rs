@@ -685,16 +685,7 @@ fn many_followers_behind_the_window_that_do_not_read_hold_bounded_memory() {
 #[test]
 fn after_a_failed_fdatasync_followers_get_only_what_was_acknowledged_and_are_closed() {
     let dir = TempDir::new("live-eio");
-    let shim = fault_shim();
-    let mut s = try_start(
-        dir.path(),
-        &[],
-        &[
-            ("LD_PRELOAD", shim.to_str().unwrap()),
-            ("SPOOL_FAULT_FDATASYNC_AFTER", "3"),
-        ],
-    )
-    .unwrap_or_else(|(st, log)| panic!("{st:?} {log}"));
+    let mut s = start_failing_fsync(dir.path(), 3);
     let mut ws = follow(s.addr, "/ws");
     let mut acked = Vec::new();
     for i in 0..6 {

@@ -501,3 +501,19 @@ pub fn fault_shim() -> PathBuf {
     *built = Some(out.clone());
     out
 }
+
+/// Starts the daemon under the fault shim: its first `after` fdatasync
+/// calls succeed (really syncing), every later one fails with EIO.
+pub fn start_failing_fsync(dir: &Path, after: u32) -> Spool {
+    let shim = fault_shim();
+    let after = after.to_string();
+    try_start(
+        dir,
+        &[],
+        &[
+            ("LD_PRELOAD", shim.to_str().unwrap()),
+            ("SPOOL_FAULT_FDATASYNC_AFTER", &after),
+        ],
+    )
+    .unwrap_or_else(|(st, log)| panic!("{st:?} {log}"))
+}
