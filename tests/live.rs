@@ -285,6 +285,13 @@ fn a_follower_resumes_after_an_id_with_no_gap_and_no_duplicate() {
         );
         assert_error(&r, status, &[mentions], path);
     }
+    // Another WebSocket version: 426 saying which one is spoken.
+    let r = raw(
+        s.addr,
+        b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    assert_error(&r, 426, &["Sec-WebSocket-Version: 13"], "version 8");
+    assert_eq!(r.header("Sec-WebSocket-Version"), Some("13"));
     // A plain GET is not a handshake.
     assert_error(
         &get(s.addr, "/ws"),
@@ -755,4 +762,146 @@ fn followers_that_answer_no_ping_or_read_nothing_are_closed_after_the_idle_timeo
     assert!(g.closed.is_none(), "{g:?}");
     assert_eq!(get(s.addr, "/stats").json()["subscribers"], 1);
     stop(&mut s);
+}
+
+#[test]
+fn a_follower_from_the_oldest_record_served_from_the_window_then_behind_it_gets_each_record_once() {
+    // Found by a break test: such a follower restarted at the oldest
+    // record when it fell behind (records twice, or, under retention,
+    // deleted ones skipped without a gap).
+    let dir = TempDir::new("live-oldest-window");
+    let mut s = start(dir.path(), &["--live-window", "64KiB"]);
+    // A follower at the head keeps the window from the first record on.
+    let _head = follow(s.addr, "/ws");
+    produce(s.addr, 1, 1, 10, 0);
+    let mut slow = connect_raw(s.addr, None, Some(4096));
+    raw_subscribe(&mut slow, "/ws?from=oldest");
+    let mut got = Got::default();
+    read_frames(&mut slow, &mut got, Duration::from_secs(10), |g| {
+        g.records.len() >= 10
+    });
+    assert_eq!(got.ids(), (1..=10).collect::<Vec<_>>());
+    // It stops reading while far more than the window is written.
+    let sent = produce(s.addr, 2, 20, 250, 200);
+    let last = *sent.keys().last().unwrap();
+    read_frames(&mut slow, &mut got, Duration::from_secs(30), |g| {
+        g.records.last().is_some_and(|r| id_of(r) >= last)
+    });
+    assert!(got.gaps.is_empty(), "{:?}", got.gaps);
+    let ids = got.ids();
+    assert_eq!(
+        ids.len() as u64,
+        last,
+        "first ids {:?}",
+        &ids[..ids.len().min(30)]
+    );
+    assert!(ids.iter().copied().eq(1..=last));
+    stop(&mut s);
+}
+
+/// Records and gaps together cover `1..=last`, each id once, in order.
+fn assert_covers(got: &Got, last: u64, what: &str) {
+    let mut covered: Vec<(u64, u64)> = got.ids().iter().map(|&i| (i, i)).collect();
+    covered.extend(&got.gaps);
+    covered.sort();
+    let mut want = 1;
+    for (from, to) in covered {
+        assert_eq!(from, want, "{what}: at id {from}; gaps {:?}", got.gaps);
+        want = to + 1;
+    }
+    assert_eq!(want, last + 1, "{what}: ends at {}", want - 1);
+    assert!(
+        got.ids().windows(2).all(|w| w[0] < w[1]),
+        "{what}: out of order"
+    );
+}
+
+#[test]
+fn followers_from_the_oldest_record_under_retention_name_every_deleted_id_in_a_gap() {
+    let dir = TempDir::new("live-oldest-retention");
+    let mut s = start(
+        dir.path(),
+        &[
+            "--max-record",
+            "4KiB",
+            "--segment-size",
+            "64KiB",
+            "--retention-bytes",
+            "256KiB",
+        ],
+    );
+    let _head = follow(s.addr, "/ws");
+    produce(s.addr, 1, 1, 10, 0);
+    // Both start from the oldest record, served from the window at first.
+    let mut reading = follow(s.addr, "/ws?from=oldest");
+    let mut paused = connect_raw(s.addr, None, Some(4096));
+    raw_subscribe(&mut paused, "/ws?from=oldest");
+    let mut paused_got = Got::default();
+    read_frames(&mut paused, &mut paused_got, Duration::from_secs(10), |g| {
+        g.records.len() >= 10
+    });
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        thread::spawn(move || {
+            let mut got = Got::default();
+            while !done.load(Ordering::Relaxed) {
+                receive(&mut reading, &mut got, Duration::from_millis(100), |_| {
+                    false
+                });
+            }
+            receive(&mut reading, &mut got, Duration::from_secs(3), |_| false);
+            got
+        })
+    };
+    // ~9 MiB: more than the socket buffers (4 MiB at most here) hold.
+    let sent = produce(s.addr, 2, 200, 20, 1000);
+    let last = *sent.keys().last().unwrap();
+    done.store(true, Ordering::Relaxed);
+    let reading_got = reader.join().unwrap();
+    read_frames(&mut paused, &mut paused_got, Duration::from_secs(20), |g| {
+        g.records.last().is_some_and(|r| id_of(r) >= last)
+    });
+    assert!(
+        !paused_got.gaps.is_empty(),
+        "retention deleted nothing it needed?"
+    );
+    assert_covers(&paused_got, last, "the paused follower");
+    assert_covers(&reading_got, last, "the reading follower");
+    stop(&mut s);
+}
+
+#[test]
+fn shutdown_closes_followers_with_1001_and_a_stalled_one_does_not_delay_it() {
+    let dir = TempDir::new("live-shutdown");
+    let mut s = start(dir.path(), &[]);
+    let mut reading = follow(s.addr, "/ws");
+    let mut stalled = connect_raw(s.addr, None, Some(4096));
+    raw_subscribe(&mut stalled, "/ws");
+    let reader = thread::spawn(move || {
+        let mut got = Got::default();
+        receive(&mut reading, &mut got, Duration::from_secs(60), |g| {
+            g.closed.is_some()
+        });
+        got
+    });
+    // Fill the stalled one's buffers (several MiB of records).
+    let sent = produce(s.addr, 2, 20, 200, 1000);
+    thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let status = s.signal_and_wait(libc::SIGTERM);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
+    let got = reader.join().unwrap();
+    assert_eq!(got.closed, Some(Some(1001)), "{:?}", got.closed);
+    assert_eq!(
+        got.ids().len(),
+        sent.len(),
+        "the reading follower got every record first"
+    );
+    drop(stalled);
 }

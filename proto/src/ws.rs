@@ -15,7 +15,7 @@ use std::io::Cursor;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
-use crate::http::{find_header, Method, Request};
+use crate::http::{find_header, Method, Request, Version};
 
 /// Why an upgrade request is refused, with the status to answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +32,9 @@ pub fn accept_key(req: &Request) -> Result<String, UpgradeRefusal> {
     let refuse = |status, message| Err(UpgradeRefusal { status, message });
     if req.method != Method::Get {
         return refuse(405, "a WebSocket handshake is a GET");
+    }
+    if req.version != Version::Http11 {
+        return refuse(400, "a WebSocket handshake needs HTTP/1.1");
     }
     let has_token = |name: &str, token: &[u8]| {
         find_header(&req.headers, name).is_some_and(|v| {
@@ -211,6 +214,12 @@ impl FrameReader {
                         || (data.len() > 2 && std::str::from_utf8(&data[2..]).is_err())
                     {
                         return Err(ws_error(close::PROTOCOL, "malformed close frame"));
+                    }
+                    // RFC 6455 §7.4: codes a peer may send (1004-1006 and
+                    // 1015 are reserved, never on the wire; 1012-1014
+                    // are registered with IANA since).
+                    if code.is_some_and(|c| !matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999)) {
+                        return Err(ws_error(close::PROTOCOL, "a close code no peer may send"));
                     }
                     Incoming::Close(code)
                 }

@@ -42,6 +42,7 @@ fn the_handshake_answers_rfc_6455s_example_and_refuses_the_rest() {
             400,
         ),
         (ok.replace("Version: 13", "Version: 8"), 426),
+        (ok.replacen("HTTP/1.1", "HTTP/1.0", 1), 400),
         (ok.replace(KEY, "short=="), 400),
         (
             ok.replace(&format!("Sec-WebSocket-Key: {KEY}\r\n"), ""),
@@ -122,6 +123,31 @@ fn client_frames_are_read_by_the_rules() {
         M,
     );
     assert_eq!(r.next(&c).unwrap().0, Some(Incoming::Close(Some(1000))));
+    // Close codes a peer may send are taken; reserved ones are refused.
+    for (code, taken) in [
+        (1001u16, true),
+        (1012, true),
+        (3000, true),
+        (4999, true),
+        (999, false),
+        (1005, false),
+        (1006, false),
+        (1015, false),
+        (5000, false),
+    ] {
+        let c = frame(
+            OpCode::Control(Control::Close),
+            true,
+            &code.to_be_bytes(),
+            M,
+        );
+        let mut r = FrameReader::new(WsLimits::default());
+        match r.next(&c) {
+            Ok((Some(Incoming::Close(Some(got))), _)) => assert!(taken && got == code, "{code}"),
+            Err(e) => assert!(!taken && e.code == close::PROTOCOL, "{code}: {e:?}"),
+            other => panic!("{code}: {other:?}"),
+        }
+    }
     // Refusals, each with its close code.
     let cases: Vec<(Vec<u8>, u16)> = vec![
         (frame(TEXT, true, b"x", None), close::PROTOCOL),

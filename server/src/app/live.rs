@@ -8,7 +8,7 @@ use spool_proto::parse_time_param;
 use spool_proto::ws::accept_key;
 
 use super::read::filter_params;
-use super::reply::{error, Reply};
+use super::reply::{error, with_header, Reply};
 use crate::live::subscription::From;
 
 const WS_PARAMS: &str = "level, service, q, qi, from";
@@ -27,7 +27,15 @@ pub struct WsUpgrade {
 /// and `from` = `now` (default), `oldest`, a record id, or an RFC 3339
 /// time.
 pub(super) fn ws_request(req: &Request) -> Result<WsUpgrade, Reply> {
-    let accept = accept_key(req).map_err(|r| error(r.status, r.message))?;
+    let accept = accept_key(req).map_err(|r| {
+        let reply = error(r.status, r.message);
+        if r.status == 426 {
+            // RFC 6455 §4.2.2: say which version is spoken.
+            with_header(reply, "Sec-WebSocket-Version", "13")
+        } else {
+            reply
+        }
+    })?;
     let mut from = From::Now;
     let filter = filter_params(req, "/ws", WS_PARAMS, |key, value| {
         if key != "from" {
@@ -37,18 +45,21 @@ pub(super) fn ws_request(req: &Request) -> Result<WsUpgrade, Reply> {
         from = match value {
             "now" => From::Now,
             "oldest" => From::Oldest,
-            v if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
-                From::After(Lsn(v.parse().map_err(|_| {
-                    error(400, &format!("from: record id {v} is out of range"))
-                })?))
-            }
+            v if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => From::After(Lsn(v
+                .parse()
+                .map_err(|_| error(400, &format!("from: record id {v} is out of range")))?)),
             v => match parse_time_param(v) {
                 Some(ns) => From::Time(ns),
                 None => {
+                    let plus = if v.contains(' ') {
+                        " (a '+' in a URL means a space: write a +01:00 offset as %2B01:00)"
+                    } else {
+                        ""
+                    };
                     return Err(error(
                         400,
-                        &format!("from: {v:?} is not now, oldest, a record id (to resume after it) or an RFC 3339 time (2026-11-30T10:00:00Z)"),
-                    ))
+                        &format!("from: {v:?} is not now, oldest, a record id (to resume after it) or an RFC 3339 time (2026-11-30T10:00:00Z){plus}"),
+                    ));
                 }
             },
         };

@@ -91,9 +91,11 @@ impl Live {
         self.dirty = true;
     }
 
-    /// The follower has durable records left to read this turn.
+    /// The live path has work for the next turn: the follower stopped at
+    /// its budget, or something changed after this turn's feeding (a
+    /// subscriber's socket drained, a catch-up job answered).
     pub(super) fn has_more(&self) -> bool {
-        self.more
+        self.more || self.dirty
     }
 
     /// Subscribers connected now.
@@ -114,11 +116,12 @@ impl Server {
             From::After(id) if id > durable => {
                 return Err(reply::error(
                     400,
-                    &format!("from: record {id} is newer than the newest record ({durable}); resume from an id this log gave"),
+                    &format!("from: record {id} is newer than the newest record ({durable}); resume from an id this log gave (a time is RFC 3339, 2026-11-30T10:00:00Z)"),
                 ))
             }
             From::After(id) => (id.next(), None, None),
-            From::Time(ns) => (Lsn(1), Some(Start::Oldest), Some(ns)),
+            // The start is found by the first catch-up job (preset below).
+            From::Time(ns) => (Lsn(1), None, Some(ns)),
         };
         let limits = self.live.limits;
         let http_limits = self.limits;
@@ -250,10 +253,11 @@ impl Server {
             );
         } else if ws.sub.is_behind(window) {
             let c = ws.sub.catch_up.take().unwrap_or_else(|| {
-                let start = ws.sub.start.take().unwrap_or(match ws.sub.next.0 {
-                    0 | 1 => Start::Oldest,
-                    n => Start::After(Lsn(n - 1)),
-                });
+                let start = ws.sub.start.take().unwrap_or(Start::After(Lsn(ws
+                    .sub
+                    .next
+                    .0
+                    .saturating_sub(1))));
                 Box::new(CatchUp::new(
                     &live.dir,
                     &live.gaps,
@@ -280,7 +284,10 @@ impl Server {
                 Err(None) => ws.close_with(close::GOING_AWAY, "the server is shutting down", now),
             }
         } else {
+            // In the window its place is its cursor: should it fall behind
+            // later, it reads on after it (never from its first start).
             ws.sub.catch_up = None;
+            ws.sub.start = None;
             ws.take_records(window, now);
         }
         self.flush(idx, now);

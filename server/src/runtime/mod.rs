@@ -390,11 +390,14 @@ impl Server {
         let Some(since) = self.draining else {
             return false;
         };
+        // Answers still to send hold the exit (up to DRAIN_LIMIT); a
+        // WebSocket follower's records do not (it resumes by id), so a
+        // follower that stopped reading cannot delay a shutdown.
         let unsent = self
             .slots
             .iter()
             .flatten()
-            .any(|s| !s.conn.unsent().is_empty());
+            .any(|s| matches!(&s.conn, Conn::Http(c) if !c.unsent().is_empty()));
         (self.parked.is_empty() && self.jobs.is_empty() && !unsent)
             || now >= clock::after(since, DRAIN_LIMIT)
     }

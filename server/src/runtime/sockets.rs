@@ -143,6 +143,7 @@ impl Server {
             return;
         };
         let room_before = slot.conn.room();
+        let had_unsent = !slot.conn.unsent().is_empty();
         while !slot.conn.unsent().is_empty() {
             match slot.stream.write(slot.conn.unsent()) {
                 Ok(0) => {
@@ -176,8 +177,9 @@ impl Server {
         if slot.conn.finished() {
             self.close(idx);
         } else if let Conn::Ws(ws) = &slot.conn {
-            // Room for more records: the live path fills it.
-            if ws.room_for_records() > 0 {
+            // Bytes went out and there is room for more records: the live
+            // path fills it (next turn).
+            if had_unsent && ws.room_for_records() > 0 {
                 self.live.room_freed();
             }
         } else if room_before == 0 && slot.conn.room() > 0 {
