@@ -81,9 +81,12 @@ impl Live {
         self.follower.watch().fd().as_raw_fd()
     }
 
-    /// The durable id moved.
+    /// The durable id moved (news only for subscribers: without any, the
+    /// loop does no live-path work at all).
     pub(super) fn durable_advanced(&mut self) {
-        self.dirty = true;
+        if !self.subs.is_empty() {
+            self.dirty = true;
+        }
     }
 
     /// A subscriber's socket drained: it has room again.
@@ -206,11 +209,11 @@ impl Server {
         }
         self.live.dirty = false;
         self.live.more = false;
-        let durable = self.log.handoff().durable();
-        let window = self.live.follower.window();
         if self.live.subs.is_empty() {
             return;
         }
+        let durable = self.log.handoff().durable();
+        let window = self.live.follower.window();
         let waiting = self.live.subs.iter().any(|&idx| {
             matches!(
                 self.slots.get(idx).and_then(Option::as_ref).map(|s| &s.conn),
