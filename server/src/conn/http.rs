@@ -24,6 +24,7 @@ use std::time::Duration;
 use spool_core::time::Instant;
 use spool_proto::http::{write_continue, HttpError, Limits, Request, RequestParser};
 
+use super::outbox::Outbox;
 use crate::clock::after;
 
 /// Bytes asked of the socket per read.
@@ -78,8 +79,7 @@ pub struct HttpConn {
     /// Bytes of `input` before this are consumed.
     start: usize,
     parser: RequestParser,
-    output: Vec<u8>,
-    sent: usize,
+    output: Outbox,
     /// Parked on the log: no request is parsed until answered.
     waiting: bool,
     /// Close once the output is sent; parse nothing more.
@@ -89,8 +89,6 @@ pub struct HttpConn {
     peer_closed: bool,
     /// Last byte received, or last answer queued.
     last_active: Instant,
-    /// Last progress sending, or when output became pending.
-    last_sent: Instant,
     /// First byte of the request being received.
     request_started: Option<Instant>,
 }
@@ -103,14 +101,12 @@ impl HttpConn {
             input: Vec::new(),
             start: 0,
             parser: RequestParser::new(limits.http),
-            output: Vec::new(),
-            sent: 0,
+            output: Outbox::new(now, KEEP_CAPACITY),
             waiting: false,
             closing: false,
             last_answers: false,
             peer_closed: false,
             last_active: now,
-            last_sent: now,
             request_started: None,
         }
     }
@@ -120,7 +116,7 @@ impl HttpConn {
     }
 
     fn output_blocked(&self) -> bool {
-        self.output.len() - self.sent > self.limits.max_unsent
+        self.output.pending() > self.limits.max_unsent
     }
 
     /// How many bytes the runtime may read from the socket now (0: do not
@@ -178,7 +174,7 @@ impl HttpConn {
             Ok(None) => {
                 self.start += self.parser.take_released();
                 if self.parser.wants_continue() {
-                    write_continue(&mut self.output);
+                    self.output.push(now, write_continue);
                     self.parser.mark_continue_sent();
                 }
                 if self.peer_closed {
@@ -194,10 +190,7 @@ impl HttpConn {
     /// the bytes received after the upgrading request, and the answers not
     /// yet sent (to go out before anything of the new protocol).
     pub fn into_upgrade(self) -> (Vec<u8>, Vec<u8>) {
-        (
-            self.input[self.start..].to_vec(),
-            self.output[self.sent..].to_vec(),
-        )
+        (self.input[self.start..].to_vec(), self.output.into_unsent())
     }
 
     /// Whether a request's body is being received.
@@ -223,10 +216,7 @@ impl HttpConn {
     /// Queues an answer written by `write`; closes after it unless
     /// `keep_alive`. Unparks the connection.
     pub fn answer(&mut self, now: Instant, keep_alive: bool, write: impl FnOnce(&mut Vec<u8>)) {
-        if self.sent == self.output.len() {
-            self.last_sent = now;
-        }
-        write(&mut self.output);
+        self.output.push(now, write);
         self.waiting = false;
         self.last_active = now;
         if !keep_alive {
@@ -262,33 +252,22 @@ impl HttpConn {
     /// Whether nothing is buffered, parked or unsent: at shutdown such a
     /// connection is closed at once.
     pub fn is_quiet(&self) -> bool {
-        !self.waiting && self.unconsumed() == 0 && !self.in_body() && self.sent == self.output.len()
+        !self.waiting && self.unconsumed() == 0 && !self.in_body() && self.output.is_drained()
     }
 
     /// Answer bytes not yet sent.
     pub fn unsent(&self) -> &[u8] {
-        &self.output[self.sent..]
+        self.output.unsent()
     }
 
     /// `n` bytes of [`HttpConn::unsent`] went to the socket.
     pub fn sent(&mut self, n: usize, now: Instant) {
-        self.sent += n;
-        if n > 0 {
-            self.last_sent = now;
-        }
-        if self.sent >= self.output.len() {
-            self.output.clear();
-            self.sent = 0;
-            if self.output.capacity() > KEEP_CAPACITY {
-                self.output = Vec::new();
-            }
-        }
+        self.output.sent(n, now);
     }
 
     /// The peer is gone for writing: drop what it will never read, close.
     pub fn write_failed(&mut self) {
-        self.output = Vec::new();
-        self.sent = 0;
+        self.output.discard();
         self.closing = true;
         self.peer_closed = true;
     }
@@ -297,7 +276,7 @@ impl HttpConn {
     /// and closing (or the peer closed with nothing left to parse).
     pub fn finished(&self) -> bool {
         let done = self.closing || (self.peer_closed && self.unconsumed() == 0);
-        done && !self.waiting && self.sent == self.output.len()
+        done && !self.waiting && self.output.is_drained()
     }
 
     /// When this connection next needs attention, and why; `None` while it
@@ -306,9 +285,9 @@ impl HttpConn {
         if self.waiting {
             return None;
         }
-        if self.sent < self.output.len() {
+        if !self.output.is_drained() {
             return Some((
-                after(self.last_sent, self.limits.idle_timeout),
+                after(self.output.last_progress(), self.limits.idle_timeout),
                 Expiry::Idle,
             ));
         }
@@ -340,8 +319,7 @@ impl HttpConn {
         match why {
             Expiry::RequestTimeout => self.refuse(now, write_408),
             Expiry::Idle => {
-                self.output = Vec::new();
-                self.sent = 0;
+                self.output.discard();
                 self.closing = true;
             }
         }

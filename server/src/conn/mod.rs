@@ -4,11 +4,16 @@
 //!
 //! - [`http`]: an HTTP/1.1 connection.
 //! - [`ws`]: a WebSocket connection (a `GET /ws` after its handshake).
+//! - [`outbox`]: the bytes either queues for its socket.
 
 pub mod http;
+pub mod outbox;
 pub mod ws;
 
 /// A connection: HTTP until a `/ws` handshake upgrades it.
+// HTTP connections, the common case, are kept inline in the connection
+// table; the fewer, larger WebSocket states are boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum Conn {
     /// An HTTP/1.1 connection.
     Http(http::HttpConn),

@@ -22,6 +22,7 @@ use spool_proto::ws::{
 };
 
 use super::http::READ_CHUNK;
+use super::outbox::Outbox;
 use crate::clock::after;
 use crate::live::subscription::Subscription;
 use crate::live::window::Window;
@@ -54,14 +55,11 @@ pub struct WsConn {
     limits: WsConnLimits,
     input: Vec<u8>,
     reader: FrameReader,
-    output: Vec<u8>,
-    sent: usize,
+    output: Outbox,
     /// A close frame is queued (or the peer is gone): read nothing more,
     /// close once the output is sent.
     closing: bool,
     peer_closed: bool,
-    /// Last progress sending, or when output became pending.
-    last_sent: Instant,
     /// Last frame queued (pings are sent after quiet).
     last_out: Instant,
     /// A ping is out, unanswered, since then.
@@ -85,15 +83,14 @@ impl WsConn {
             limits,
             input: Vec::new(),
             reader: FrameReader::new(limits.frames),
-            output,
-            sent: 0,
+            output: Outbox::new(now, 4 * limits.max_unsent.max(READ_CHUNK)),
             closing: false,
             peer_closed: false,
-            last_sent: now,
             last_out: now,
             ping_out: None,
             sub,
         };
+        conn.output.push(now, |out| out.extend_from_slice(&output));
         conn.received(&input, now);
         conn
     }
@@ -121,8 +118,8 @@ impl WsConn {
                         None if n == 0 => break,
                         None => {}
                         Some(Incoming::Ping(payload)) => {
-                            self.mark_pending(now);
-                            write_pong(&mut self.output, &payload);
+                            self.last_out = now;
+                            self.output.push(now, |out| write_pong(out, &payload));
                         }
                         Some(Incoming::Pong(_)) => self.ping_out = None,
                         Some(Incoming::Close(_)) => self.close_with(close::NORMAL, "", now),
@@ -141,20 +138,13 @@ impl WsConn {
         }
     }
 
-    fn mark_pending(&mut self, now: Instant) {
-        if self.sent == self.output.len() {
-            self.last_sent = now;
-        }
-        self.last_out = now;
-    }
-
     /// Queues a close frame and closes once it is sent.
     pub fn close_with(&mut self, code: u16, reason: &str, now: Instant) {
         if self.closing {
             return;
         }
-        self.mark_pending(now);
-        write_close(&mut self.output, code, reason);
+        self.last_out = now;
+        self.output.push(now, |out| write_close(out, code, reason));
         self.closing = true;
     }
 
@@ -168,9 +158,7 @@ impl WsConn {
         if self.closing || self.peer_closed {
             return 0;
         }
-        self.limits
-            .max_unsent
-            .saturating_sub(self.output.len() - self.sent)
+        self.limits.max_unsent.saturating_sub(self.output.pending())
     }
 
     /// Queues the frames its subscription wants from `window`, up to its
@@ -180,56 +168,45 @@ impl WsConn {
         if room == 0 {
             return false;
         }
-        let idle = self.sent == self.output.len();
-        let limit = self.output.len() + room;
-        let took = self.sub.take_from(window, &mut self.output, limit);
+        let sub = &mut self.sub;
+        let took = self.output.push(now, |out| {
+            let limit = out.len() + room;
+            sub.take_from(window, out, limit)
+        });
         if took {
-            if idle {
-                self.last_sent = now;
-            }
             self.last_out = now;
         }
         took
     }
 
-    /// The output buffer, to append record frames to (up to
-    /// [`WsConn::room_for_records`] more), and a note of the time.
-    pub fn output_for_records(&mut self, now: Instant) -> &mut Vec<u8> {
-        self.mark_pending(now);
-        &mut self.output
+    /// Queues frames already made (a catch-up job's).
+    pub fn push_frames(&mut self, frames: &[u8], now: Instant) {
+        if !frames.is_empty() {
+            self.last_out = now;
+            self.output.push(now, |out| out.extend_from_slice(frames));
+        }
     }
 
     /// Bytes not yet sent.
     pub fn unsent(&self) -> &[u8] {
-        &self.output[self.sent..]
+        self.output.unsent()
     }
 
     /// `n` bytes of [`WsConn::unsent`] went to the socket.
     pub fn sent(&mut self, n: usize, now: Instant) {
-        self.sent += n;
-        if n > 0 {
-            self.last_sent = now;
-        }
-        if self.sent >= self.output.len() {
-            self.output.clear();
-            self.sent = 0;
-            if self.output.capacity() > 4 * self.limits.max_unsent.max(READ_CHUNK) {
-                self.output = Vec::new();
-            }
-        }
+        self.output.sent(n, now);
     }
 
     /// The peer is gone for writing: drop what it will never read.
     pub fn write_failed(&mut self) {
-        self.output = Vec::new();
-        self.sent = 0;
+        self.output.discard();
         self.closing = true;
         self.peer_closed = true;
     }
 
     /// Whether the runtime should close it now.
     pub fn finished(&self) -> bool {
-        self.peer_closed || (self.closing && self.sent == self.output.len())
+        self.peer_closed || (self.closing && self.output.is_drained())
     }
 
     /// Whether it is closing (nothing more is queued for it).
@@ -239,9 +216,9 @@ impl WsConn {
 
     /// When it next needs attention, and why.
     pub fn deadline(&self) -> (Instant, WsExpiry) {
-        if self.sent < self.output.len() {
+        if !self.output.is_drained() {
             return (
-                after(self.last_sent, self.limits.idle_timeout),
+                after(self.output.last_progress(), self.limits.idle_timeout),
                 WsExpiry::Dead,
             );
         }
@@ -260,15 +237,14 @@ impl WsConn {
     pub fn expire(&mut self, why: WsExpiry, now: Instant) {
         match why {
             WsExpiry::Ping => {
-                self.mark_pending(now);
-                write_ping(&mut self.output, b"spool");
+                self.last_out = now;
+                self.output.push(now, |out| write_ping(out, b"spool"));
                 if self.ping_out.is_none() {
                     self.ping_out = Some(now);
                 }
             }
             WsExpiry::Dead => {
-                self.output = Vec::new();
-                self.sent = 0;
+                self.output.discard();
                 self.closing = true;
             }
         }

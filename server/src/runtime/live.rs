@@ -314,10 +314,7 @@ impl Server {
         ws.sub.job = false;
         ws.sub.next = c.next;
         ws.sub.selection = c.selection.take();
-        let frames = std::mem::take(&mut c.frames);
-        if !frames.is_empty() {
-            ws.output_for_records(now).extend_from_slice(&frames);
-        }
+        ws.push_frames(&std::mem::take(&mut c.frames), now);
         if let Some(e) = c.error.take() {
             eprintln!("spool: a WebSocket follower cannot read on: {e}");
             ws.close_with(
