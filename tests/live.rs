@@ -905,3 +905,27 @@ fn shutdown_closes_followers_with_1001_and_a_stalled_one_does_not_delay_it() {
     );
     drop(stalled);
 }
+
+#[test]
+fn followers_that_stopped_reading_do_not_shut_out_queries() {
+    // Unread /logs answers past --max-buffered make new queries wait (503);
+    // records queued for followers are bounded per follower instead, and
+    // never count against queries.
+    let dir = TempDir::new("live-queries");
+    let mut s = start(dir.path(), &["--max-buffered", "1MiB"]);
+    let stalled: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut c = connect_raw(s.addr, None, Some(4096));
+            raw_subscribe(&mut c, "/ws");
+            c
+        })
+        .collect();
+    // 40 x 64 KiB queued for followers: more than --max-buffered.
+    produce(s.addr, 2, 20, 100, 1000);
+    thread::sleep(Duration::from_millis(300));
+    let r = get(s.addr, "/logs?limit=5");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["count"], 5);
+    drop(stalled);
+    stop(&mut s);
+}

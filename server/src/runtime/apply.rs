@@ -142,13 +142,19 @@ impl Server {
             });
         }
     }
-    /// Bytes of answers all connections hold unsent (clients reading
+    /// Bytes of HTTP answers all connections hold unsent (clients reading
     /// slowly). New queries wait while it is over `--max-buffered`.
+    /// WebSocket followers are not counted: each is bounded by
+    /// `--max-unsent` on its own, and followers that stopped reading must
+    /// not shut out queries.
     fn answers_waiting(&self) -> u64 {
         self.slots
             .iter()
             .flatten()
-            .map(|s| s.conn.unsent().len() as u64)
+            .filter_map(|s| match &s.conn {
+                Conn::Http(c) => Some(c.unsent().len() as u64),
+                Conn::Ws(_) => None,
+            })
             .sum()
     }
 
