@@ -2,6 +2,7 @@
 //! chromedriver through Python Selenium (`tests/browser/dashboard.py`, which
 //! holds the checks). This test owns the daemon: it starts it, restarts it
 //! on the same port and data directory when the script asks (`CTL stop`,
+//! `CTL wipe` (empty the data directory of the stopped daemon),
 //! `CTL start [more serve flags]` on the script's stdout, answered `ok` on
 //! its stdin), and stops it at the end. Screenshots are kept in
 //! `<target>/test-artifacts/dashboard.png` and `dashboard-phone.png`.
@@ -222,6 +223,12 @@ fn dashboard_in_a_real_browser() {
         };
         if line == "CTL stop" {
             stop(&mut spool);
+            writeln!(answers, "ok").expect("answer the script");
+        } else if line == "CTL wipe" {
+            // The daemon is stopped: its data directory is replaced by an
+            // empty one.
+            std::fs::remove_dir_all(&data).expect("remove the data directory");
+            std::fs::create_dir_all(&data).expect("an empty data directory");
             writeln!(answers, "ok").expect("answer the script");
         } else if let Some(extra) = line.strip_prefix("CTL start") {
             let listen = format!("127.0.0.1:{port}");

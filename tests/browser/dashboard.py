@@ -485,6 +485,24 @@ def run(args):
         check(page.counter("duplicates") == 0, "the socket repeated a record after the gap")
         log(f"4b. ok: {gap!r}")
 
+        # 4c. The data directory is replaced while the page is away: the
+        # new log's ids start again at 1, below the last id shown. The page
+        # must notice and show the new log's records, not wait until the
+        # ids pass its last one and skip those before.
+        daemon.control("stop")
+        wait_until("4c. the page notices the daemon stopped", lambda: ("reconnecting" in page.status(), page.status()))
+        daemon.control("wipe")
+        daemon.control("start")
+        fresh = daemon.ingest([{"level": "ERROR", "service": "auth", "message": f"new log {k}"} for k in range(3)])
+        page.wait_live("4c. reconnected to the replaced log")
+        wait_until(
+            "4c. the replaced log's records are shown",
+            lambda: (page.ids()[:3] == list(reversed(fresh)), page.ids()[:5]),
+        )
+        note = page.text("#live-note") or ""
+        check("the log now ends at id" in note, f"4c. the page says why it starts over: {note!r}")
+        log("4c. ok: a replaced log is shown from its start")
+
         check_network(page, daemon, seen_urls)
         # While the daemon was down or the browser offline, connections
         # failed: the browser logs those, and nothing else may be there.
