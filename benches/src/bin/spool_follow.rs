@@ -13,7 +13,8 @@
 //! checks it receives every id once, in order, and the latency from the
 //! acknowledgment to the receipt is recorded (a record received before its
 //! producer read the acknowledgment counts as 0). Prints percentiles and
-//! `RESULT {json}`.
+//! `RESULT {json}`. With `--followers 0` it is a paced producer only
+//! (`benches/dashboard.sh` uses it so while a browser follows).
 //!
 //! Stall mode: opens one follower, reads nothing for `--stall` seconds
 //! (the caller runs producers meanwhile), then reads everything and checks
