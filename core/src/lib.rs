@@ -31,6 +31,7 @@ extern crate alloc;
 #[cfg(any(feature = "std", test, loom))]
 extern crate std;
 
+pub mod alert;
 pub mod commit;
 pub mod entry;
 #[cfg(any(feature = "std", loom))]

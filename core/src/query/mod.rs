@@ -47,7 +47,7 @@ mod cursor;
 mod params;
 mod plan;
 mod scan;
-mod text;
+pub(crate) mod text;
 
 use alloc::string::String;
 use alloc::vec::Vec;

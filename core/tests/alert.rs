@@ -1,0 +1,221 @@
+//! Alert rules and their sliding windows: edges, cooldown, scoping, and
+//! the checks a rule set must pass.
+
+use spool_core::alert::{
+    default_rules, validate_rules, Rule, RuleField, RuleWindow, MAX_THRESHOLD,
+};
+use spool_core::entry::{EntryRef, Level};
+use spool_core::record::Lsn;
+use spool_core::time::Instant;
+
+const MS: u64 = 1_000_000;
+const S: u64 = 1_000 * MS;
+
+fn rule(threshold: u32, window_ns: u64, cooldown_ns: u64) -> Rule {
+    Rule {
+        name: "r".into(),
+        min_level: Level::Error,
+        service: None,
+        pattern: None,
+        ignore_case: false,
+        threshold,
+        window_ns,
+        cooldown_ns,
+    }
+}
+
+fn at(ns: u64) -> Instant {
+    Instant::from_nanos(ns)
+}
+
+#[test]
+fn threshold_records_within_the_window_fire_and_one_fewer_does_not() {
+    // 3 within 10 s, the oldest at most 10 s before the newest.
+    let mut w = RuleWindow::new(&rule(3, 10 * S, 0));
+    assert_eq!(w.observe(at(0), Lsn(1)), None);
+    assert_eq!(w.observe(at(4 * S), Lsn(2)), None);
+    // Exactly at the boundary (10 s after the first): fires.
+    let fired = w
+        .observe(at(10 * S), Lsn(3))
+        .expect("fires at the boundary");
+    assert_eq!(
+        (fired.count, fired.first_id, fired.last_id),
+        (3, Lsn(1), Lsn(3))
+    );
+    assert_eq!((fired.first_at, fired.at), (at(0), at(10 * S)));
+
+    // One nanosecond past the boundary: the first has left the window.
+    let mut w = RuleWindow::new(&rule(3, 10 * S, 0));
+    w.observe(at(0), Lsn(1));
+    w.observe(at(4 * S), Lsn(2));
+    assert_eq!(w.observe(at(10 * S + 1), Lsn(3)), None);
+    // The two still inside plus one more do.
+    let fired = w.observe(at(11 * S), Lsn(4)).expect("fires");
+    assert_eq!((fired.first_id, fired.last_id), (Lsn(2), Lsn(4)));
+}
+
+#[test]
+fn a_threshold_of_one_fires_on_each_record_outside_the_cooldown() {
+    let mut w = RuleWindow::new(&rule(1, MS, 5 * S));
+    assert!(w.observe(at(0), Lsn(1)).is_some());
+    assert!(
+        w.observe(at(5 * S - 1), Lsn(2)).is_none(),
+        "inside the cooldown"
+    );
+    assert!(
+        w.observe(at(5 * S), Lsn(3)).is_some(),
+        "the cooldown has ended"
+    );
+}
+
+#[test]
+fn the_cooldown_holds_back_a_second_alert_and_records_during_it_count_after() {
+    let mut w = RuleWindow::new(&rule(2, 10 * S, 30 * S));
+    w.observe(at(0), Lsn(1));
+    assert!(w.observe(at(S), Lsn(2)).is_some());
+    // A burst during the cooldown: no alert, but it is counted.
+    for i in 0..3 {
+        assert_eq!(w.observe(at(28 * S + i * S), Lsn(3 + i)), None);
+    }
+    // The first record after the cooldown fires, with a record from the
+    // burst that is still within the window (not one of the first alert).
+    let fired = w
+        .observe(at(31 * S), Lsn(6))
+        .expect("fires after the cooldown");
+    assert_eq!((fired.first_id, fired.last_id), (Lsn(5), Lsn(6)));
+    assert_eq!(fired.first_at, at(30 * S));
+    // Records that arrived during the cooldown but left the window by its
+    // end do not count.
+    let mut w = RuleWindow::new(&rule(2, 10 * S, 30 * S));
+    w.observe(at(0), Lsn(1));
+    w.observe(at(S), Lsn(2));
+    w.observe(at(5 * S), Lsn(3));
+    assert_eq!(w.observe(at(31 * S), Lsn(4)), None);
+}
+
+#[test]
+fn a_restored_cooldown_keeps_a_restart_from_firing_twice() {
+    let mut w = RuleWindow::new(&rule(2, 10 * S, 60 * S));
+    w.fired_at(at(100 * S));
+    w.observe(at(110 * S), Lsn(1));
+    assert_eq!(w.observe(at(111 * S), Lsn(2)), None);
+    w.observe(at(160 * S), Lsn(3));
+    assert!(w.observe(at(161 * S), Lsn(4)).is_some());
+}
+
+#[test]
+fn memory_per_rule_is_fixed_whatever_the_rate() {
+    let size = std::mem::size_of::<RuleWindow>();
+    assert!(size <= 17 * 1024, "{size} bytes");
+    // A million records in one window at the largest threshold: the
+    // window holds at most MAX_THRESHOLD, and fires every MAX_THRESHOLD.
+    let mut w = RuleWindow::new(&rule(MAX_THRESHOLD, S, 0));
+    let mut fired = 0;
+    for i in 0..1_000_000u64 {
+        if w.observe(at(i), Lsn(i + 1)).is_some() {
+            fired += 1;
+        }
+    }
+    assert_eq!(fired, 1_000_000 / u64::from(MAX_THRESHOLD));
+}
+
+fn entry<'a>(level: Level, service: &'a str, message: &'a str) -> EntryRef<'a> {
+    EntryRef {
+        timestamp_ns: 0,
+        level,
+        service,
+        message,
+        metadata: "",
+    }
+}
+
+#[test]
+fn rules_select_by_minimum_level_service_and_pattern() {
+    let mut r = rule(1, S, 0);
+    assert!(r.selects(&entry(Level::Error, "a", "x")));
+    assert!(r.selects(&entry(Level::Critical, "a", "x")));
+    assert!(!r.selects(&entry(Level::Warn, "a", "x")));
+    r.service = Some("pay".into());
+    assert!(r.selects(&entry(Level::Error, "pay", "x")));
+    assert!(!r.selects(&entry(Level::Error, "payments", "x")));
+    r.pattern = Some("Timeout".into());
+    assert!(r.selects(&entry(Level::Error, "pay", "db Timeout after 3s")));
+    assert!(!r.selects(&entry(Level::Error, "pay", "db timeout after 3s")));
+    r.ignore_case = true;
+    assert!(r.selects(&entry(Level::Error, "pay", "db TIMEOUT after 3s")));
+}
+
+#[test]
+fn a_rule_set_is_checked_as_a_whole_naming_the_rule_and_the_field() {
+    assert_eq!(validate_rules(&default_rules()), Ok(()));
+    let cases: Vec<(Rule, RuleField)> = vec![
+        (
+            Rule {
+                name: " ".into(),
+                ..rule(1, S, 0)
+            },
+            RuleField::Name,
+        ),
+        (
+            Rule {
+                name: "x".repeat(65),
+                ..rule(1, S, 0)
+            },
+            RuleField::Name,
+        ),
+        (
+            Rule {
+                name: "a\nb".into(),
+                ..rule(1, S, 0)
+            },
+            RuleField::Name,
+        ),
+        (rule(0, S, 0), RuleField::Threshold),
+        (rule(MAX_THRESHOLD + 1, S, 0), RuleField::Threshold),
+        (rule(1, 0, 0), RuleField::Window),
+        (rule(1, 86_401 * S, 0), RuleField::Window),
+        (rule(1, S, 86_401 * S), RuleField::Cooldown),
+        (
+            Rule {
+                service: Some(String::new()),
+                ..rule(1, S, 0)
+            },
+            RuleField::Service,
+        ),
+        (
+            Rule {
+                pattern: Some(String::new()),
+                ..rule(1, S, 0)
+            },
+            RuleField::Pattern,
+        ),
+    ];
+    for (bad, field) in cases {
+        let mut set = default_rules();
+        set.push(bad.clone());
+        let e = validate_rules(&set).expect_err("refused");
+        assert_eq!((e.index, e.field), (2, field), "{bad:?}: {e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("rule 3 ({:?}): {}:", bad.name, field.as_str())),
+            "{e}"
+        );
+    }
+    let mut twice = default_rules();
+    twice.push(Rule {
+        name: "High Error Rate".into(),
+        ..rule(1, S, 0)
+    });
+    let e = validate_rules(&twice).expect_err("a repeated name");
+    assert_eq!((e.index, e.field), (2, RuleField::Name));
+    let many: Vec<Rule> = (0..257)
+        .map(|i| Rule {
+            name: format!("r{i}"),
+            ..rule(1, S, 0)
+        })
+        .collect();
+    assert_eq!(
+        validate_rules(&many).expect_err("too many").field,
+        RuleField::Rules
+    );
+}
