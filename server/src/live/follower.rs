@@ -120,6 +120,11 @@ impl Follower {
                     }
                 }
             };
+            if live.first > self.window.next() && self.window.oldest() == self.window.next() {
+                // Started from the oldest record of a log whose ids do not
+                // begin at the window's first (an empty window): begin there.
+                self.window.reset(live.first);
+            }
             if live.first != self.window.next() {
                 self.failed = Some(format!(
                     "the live follower read id {} where it expected {}; run spool verify",
