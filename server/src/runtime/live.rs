@@ -227,8 +227,10 @@ impl Server {
                 self.live.more = self.live.follower.read(durable, READ_BUDGET).more;
             }
         }
-        for i in 0..self.live.subs.len() {
-            let idx = self.live.subs[i];
+        // Feeding writes, and a write can close a subscriber (which leaves
+        // the list): walk a copy.
+        let subs = self.live.subs.clone();
+        for idx in subs {
             self.feed(idx, now);
         }
     }
