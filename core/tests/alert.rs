@@ -219,3 +219,56 @@ fn a_rule_set_is_checked_as_a_whole_naming_the_rule_and_the_field() {
         RuleField::Rules
     );
 }
+
+#[test]
+fn a_rule_set_evaluates_each_record_against_every_rule_in_order() {
+    let mut set = default_rules();
+    set.push(Rule {
+        name: "payments timeouts".into(),
+        min_level: Level::Warn,
+        service: Some("pay".into()),
+        pattern: Some("timeout".into()),
+        ignore_case: true,
+        threshold: 2,
+        window_ns: 5 * S,
+        cooldown_ns: 0,
+    });
+    let mut alerts = spool_core::alert::Alerts::new(set).unwrap();
+    assert_eq!(alerts.rules().count(), 3);
+    let mut fired = Vec::new();
+    let mut feed = |alerts: &mut spool_core::alert::Alerts, t: u64, id: u64, e: EntryRef<'_>| {
+        alerts.observe(at(t), Lsn(id), &e, |r, f| {
+            fired.push((r.name.clone(), f.first_id.0, f.last_id.0))
+        });
+    };
+    // Three CRITICAL pay timeouts within 30 s: "Critical Errors" (3 in
+    // 30 s) and the payments rule (2 in 5 s) both count them.
+    feed(
+        &mut alerts,
+        0,
+        1,
+        entry(Level::Critical, "pay", "db TIMEOUT"),
+    );
+    feed(
+        &mut alerts,
+        S,
+        2,
+        entry(Level::Critical, "pay", "db timeout"),
+    );
+    feed(
+        &mut alerts,
+        2 * S,
+        3,
+        entry(Level::Critical, "pay", "disk full"),
+    );
+    assert_eq!(
+        fired,
+        vec![
+            ("payments timeouts".to_owned(), 1, 2),
+            ("Critical Errors".to_owned(), 1, 3),
+        ]
+    );
+    // A bad set is refused as a whole.
+    let bad = vec![rule(0, S, 0)];
+    assert!(spool_core::alert::Alerts::new(bad).is_err());
+}

@@ -22,3 +22,55 @@ pub use rule::{
     default_rules, validate_rules, Rule, RuleError, RuleField, MAX_NAME, MAX_RULES, MAX_THRESHOLD,
 };
 pub use window::{Fired, RuleWindow};
+
+use alloc::vec::Vec;
+
+use crate::entry::EntryRef;
+use crate::record::Lsn;
+use crate::time::Instant;
+
+/// A rule set and each rule's window: what the daemon evaluates every
+/// durable record against.
+pub struct Alerts {
+    rules: Vec<(Rule, RuleWindow)>,
+}
+
+impl Alerts {
+    /// The rules, checked as a set ([`validate_rules`]).
+    pub fn new(rules: Vec<Rule>) -> Result<Alerts, RuleError> {
+        validate_rules(&rules)?;
+        Ok(Alerts {
+            rules: rules
+                .into_iter()
+                .map(|r| {
+                    let w = RuleWindow::new(&r);
+                    (r, w)
+                })
+                .collect(),
+        })
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().map(|(r, _)| r)
+    }
+
+    /// Record `id` arrived at `at`: each rule that selects it counts it;
+    /// `fired` is called with the rule and the alert for every rule this
+    /// record fires, in rule order.
+    pub fn observe(
+        &mut self,
+        at: Instant,
+        id: Lsn,
+        entry: &EntryRef<'_>,
+        mut fired: impl FnMut(&Rule, Fired),
+    ) {
+        for (rule, window) in &mut self.rules {
+            if rule.selects(entry) {
+                if let Some(f) = window.observe(at, id) {
+                    fired(rule, f);
+                }
+            }
+        }
+    }
+}
