@@ -88,6 +88,22 @@ fn receive(
     }
 }
 
+/// Reads `ws` on a thread until the flag is set, then 3 s more: a follower
+/// that keeps reading. Set the flag, then join for what it got.
+fn read_in_background(mut ws: WebSocket<TcpStream>) -> (Arc<AtomicBool>, thread::JoinHandle<Got>) {
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let reader = thread::spawn(move || {
+        let mut got = Got::default();
+        while !flag.load(Ordering::Relaxed) {
+            receive(&mut ws, &mut got, Duration::from_millis(100), |_| false);
+        }
+        receive(&mut ws, &mut got, Duration::from_secs(3), |_| false);
+        got
+    });
+    (done, reader)
+}
+
 /// Posts NDJSON `lines` on a keep-alive connection; the acknowledged ids.
 fn post_lines(stream: &mut TcpStream, lines: &[String]) -> (u64, u64) {
     use std::io::Write;
@@ -557,23 +573,9 @@ fn followers_cross_rotation_and_retention_with_a_gap_for_what_was_deleted() {
     );
     // One follower reads all along; another subscribed from the oldest
     // record and stops reading at once.
-    let mut reading = follow(s.addr, "/ws?from=oldest");
+    let (done, reader) = read_in_background(follow(s.addr, "/ws?from=oldest"));
     let mut stalled = connect_raw(s.addr, None, Some(4096));
     raw_subscribe(&mut stalled, "/ws?from=oldest");
-    let done = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let done = done.clone();
-        thread::spawn(move || {
-            let mut got = Got::default();
-            while !done.load(Ordering::Relaxed) {
-                receive(&mut reading, &mut got, Duration::from_millis(100), |_| {
-                    false
-                });
-            }
-            receive(&mut reading, &mut got, Duration::from_secs(2), |_| false);
-            got
-        })
-    };
     // 12 MiB: more than the kernel's socket buffers (4 MiB at most here) can hold.
     let sent = produce(s.addr, 4, 100, 30, 1000);
     let n = sent.len() as u64;
@@ -595,24 +597,7 @@ fn followers_cross_rotation_and_retention_with_a_gap_for_what_was_deleted() {
         g.records.last().is_some_and(|r| id_of(r) >= n)
     });
     assert!(!got.gaps.is_empty(), "no gap though retention deleted records it had not read: {} records {:?}..{:?}, closed {:?}", got.records.len(), got.ids().first(), got.ids().last(), got.closed);
-    // Records and gaps together cover 1..=n, each id once, in order.
-    let mut covered: Vec<(u64, u64)> = got.ids().iter().map(|&i| (i, i)).collect();
-    covered.extend(&got.gaps);
-    covered.sort();
-    let mut want = 1;
-    for (from, to) in covered {
-        assert_eq!(
-            from,
-            want,
-            "ids around {from}: records {:?} gaps {:?}",
-            got.ids().len(),
-            got.gaps
-        );
-        want = to + 1;
-    }
-    assert_eq!(want, n + 1);
-    // The ids it got come in increasing order.
-    assert!(got.ids().windows(2).all(|w| w[0] < w[1]));
+    assert_covers(&got, n, "the stalled follower");
     stop(&mut s);
 }
 
@@ -833,27 +818,13 @@ fn followers_from_the_oldest_record_under_retention_name_every_deleted_id_in_a_g
     let _head = follow(s.addr, "/ws");
     produce(s.addr, 1, 1, 10, 0);
     // Both start from the oldest record, served from the window at first.
-    let mut reading = follow(s.addr, "/ws?from=oldest");
+    let (done, reader) = read_in_background(follow(s.addr, "/ws?from=oldest"));
     let mut paused = connect_raw(s.addr, None, Some(4096));
     raw_subscribe(&mut paused, "/ws?from=oldest");
     let mut paused_got = Got::default();
     read_frames(&mut paused, &mut paused_got, Duration::from_secs(10), |g| {
         g.records.len() >= 10
     });
-    let done = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let done = done.clone();
-        thread::spawn(move || {
-            let mut got = Got::default();
-            while !done.load(Ordering::Relaxed) {
-                receive(&mut reading, &mut got, Duration::from_millis(100), |_| {
-                    false
-                });
-            }
-            receive(&mut reading, &mut got, Duration::from_secs(3), |_| false);
-            got
-        })
-    };
     // ~9 MiB: more than the socket buffers (4 MiB at most here) hold.
     let sent = produce(s.addr, 2, 200, 20, 1000);
     let last = *sent.keys().last().unwrap();
