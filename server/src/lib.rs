@@ -14,6 +14,7 @@
 //! - [`cli`]: `spool cat`, `spool stats`, `spool verify`; usage errors and
 //!   exit statuses.
 
+pub mod alerts;
 pub mod app;
 pub mod cli;
 pub mod clock;
