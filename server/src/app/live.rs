@@ -7,7 +7,7 @@ use spool_proto::http::Request;
 use spool_proto::parse_time_param;
 use spool_proto::ws::accept_key;
 
-use super::read::filter_params;
+use super::read::{filter_params, plus_hint};
 use super::reply::{error, with_header, Reply};
 use crate::live::subscription::From;
 
@@ -51,11 +51,7 @@ pub(super) fn ws_request(req: &Request) -> Result<WsUpgrade, Reply> {
             v => match parse_time_param(v) {
                 Some(ns) => From::Time(ns),
                 None => {
-                    let plus = if v.contains(' ') {
-                        " (a '+' in a URL means a space: write a +01:00 offset as %2B01:00)"
-                    } else {
-                        ""
-                    };
+                    let plus = plus_hint(v);
                     return Err(error(
                         400,
                         &format!("from: {v:?} is not now, oldest, a record id (to resume after it) or an RFC 3339 time (2026-11-30T10:00:00Z){plus}"),

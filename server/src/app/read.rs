@@ -29,11 +29,7 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
         match key {
             "since" | "until" => {
                 let ns = parse_time_param(value).ok_or_else(|| {
-                    let plus = if value.contains(' ') {
-                        " (a '+' in a URL means a space: write a +01:00 offset as %2B01:00)"
-                    } else {
-                        ""
-                    };
+                    let plus = plus_hint(value);
                     bad(format!("{value:?} is not a time; give RFC 3339 (2026-11-30T10:00:00Z) or Unix milliseconds{plus}"))
                 })?;
                 if key == "since" {
@@ -58,6 +54,16 @@ pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
         cursor,
         limit,
     })
+}
+
+/// For a time value that did not parse: when it holds a space, the hint
+/// that an unencoded `+` in a URL is one (empty otherwise).
+pub(super) fn plus_hint(value: &str) -> &'static str {
+    if value.contains(' ') {
+        " (a '+' in a URL means a space: write a +01:00 offset as %2B01:00)"
+    } else {
+        ""
+    }
 }
 
 /// Parses the filter parameters `/logs` and `/ws` share (`level`,
