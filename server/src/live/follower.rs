@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use spool_core::read::Start;
 use spool_core::record::Lsn;
 
+use super::catch_up::CatchUp;
 use super::window::{LiveItem, Window};
 use super::{gap_frame, record_frame};
 use crate::reader::{DurableReader, Item, ReaderError};
@@ -65,6 +66,13 @@ impl Follower {
     /// The window subscribers copy from.
     pub fn window(&self) -> &Window {
         &self.window
+    }
+
+    /// A subscriber's own reader of the same log (it is behind the
+    /// window): from `start`, or with `time` from the first record at or
+    /// after it; `next` is the subscriber's cursor now.
+    pub fn catch_up(&self, start: Start, time: Option<u64>, next: Lsn) -> Box<CatchUp> {
+        Box::new(CatchUp::new(&self.dir, &self.gaps, start, time, next))
     }
 
     /// Why it stopped, if it did.

@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::PathBuf;
 
 use mio::unix::SourceFd;
 use mio::Interest;
@@ -40,8 +39,6 @@ const JUMP_RECORDS: u64 = 1 << 16;
 /// The live path's state in the runtime.
 pub(super) struct Live {
     follower: Follower,
-    dir: PathBuf,
-    gaps: Vec<(Lsn, Lsn)>,
     limits: WsConnLimits,
     /// Slots of the WebSocket connections.
     subs: Vec<usize>,
@@ -59,8 +56,6 @@ impl Live {
         let max_message = usize::try_from(cfg.max_ws_message).unwrap_or(usize::MAX);
         Ok(Live {
             follower: Follower::new(&cfg.data_dir, durable, gaps, window)?,
-            dir: cfg.data_dir.clone(),
-            gaps: gaps.to_vec(),
             limits: WsConnLimits {
                 frames: WsLimits {
                     max_frame: max_message,
@@ -130,15 +125,7 @@ impl Server {
         let http_limits = self.limits;
         // From a time: the first catch-up job finds where that time starts
         // through the indexes; until then nothing is sent from the window.
-        let by_time = time.map(|_| {
-            Box::new(CatchUp::new(
-                &self.live.dir,
-                &self.live.gaps,
-                Start::Oldest,
-                time,
-                Lsn(0),
-            ))
-        });
+        let by_time = time.map(|_| self.live.follower.catch_up(Start::Oldest, time, Lsn(0)));
         let Some(slot) = self.slots.get_mut(idx).and_then(Option::as_mut) else {
             return Ok(());
         };
@@ -257,21 +244,11 @@ impl Server {
                 now,
             );
         } else if ws.sub.is_behind(window) {
-            let c = ws.sub.catch_up.take().unwrap_or_else(|| {
-                let start = ws.sub.start.take().unwrap_or(Start::After(Lsn(ws
-                    .sub
-                    .next
-                    .0
-                    .saturating_sub(1))));
-                Box::new(CatchUp::new(
-                    &live.dir,
-                    &live.gaps,
-                    start,
-                    None,
-                    ws.sub.next,
-                ))
+            let mut c = ws.sub.catch_up.take().unwrap_or_else(|| {
+                let after = Start::After(Lsn(ws.sub.next.0.saturating_sub(1)));
+                let start = ws.sub.start.take().unwrap_or(after);
+                live.follower.catch_up(start, None, ws.sub.next)
             });
-            let mut c = c;
             c.selection = ws.sub.selection.take();
             c.next = ws.sub.next;
             self.next_job += 1;
