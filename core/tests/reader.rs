@@ -57,6 +57,27 @@ struct World {
 }
 
 impl World {
+    /// A fresh log written by the group commit under `cfg`; `pace` writer
+    /// steps per reader call at most, reads of at most `max_read` bytes.
+    fn new(cfg: CommitConfig, rng: Rng, pace: u64, max_read: u64) -> World {
+        World {
+            gc: GroupCommit::new(cfg, LogState::default(), Now::at(0)),
+            rng,
+            files: BTreeMap::new(),
+            running: None,
+            now: 0,
+            sent: BTreeMap::new(),
+            ids_in: BTreeMap::new(),
+            deleted_through: 0,
+            pace,
+            writing: true,
+            max_read,
+            deletions: 0,
+            calls: 0,
+            served: BTreeMap::new(),
+        }
+    }
+
     fn step(&mut self) {
         self.now += 1;
         if self.writing && self.rng.below(3) == 0 {
@@ -198,22 +219,7 @@ fn run(seed: u64, totals: &mut (u64, u64, u64)) -> Result<(), String> {
     };
     let pace = 1 + rng.below(12);
     let max_read = 1 + rng.below(700);
-    let mut world = World {
-        gc: GroupCommit::new(cfg, LogState::default(), Now::at(0)),
-        rng,
-        files: BTreeMap::new(),
-        running: None,
-        now: 0,
-        sent: BTreeMap::new(),
-        ids_in: BTreeMap::new(),
-        deleted_through: 0,
-        pace,
-        writing: true,
-        max_read,
-        deletions: 0,
-        calls: 0,
-        served: BTreeMap::new(),
-    };
+    let mut world = World::new(cfg, rng, pace, max_read);
     // Let the log get going, and sometimes start the reader late.
     for _ in 0..world.rng.below(300) {
         world.step();
@@ -341,22 +347,7 @@ fn a_reader_starting_after_an_id_reads_only_first_records_of_older_segments() {
         max_queued_bytes: 4096,
         disk_full_retry_ns: 10,
     };
-    let mut world = World {
-        gc: GroupCommit::new(cfg, LogState::default(), Now::at(0)),
-        rng: Rng(7),
-        files: BTreeMap::new(),
-        running: None,
-        now: 0,
-        sent: BTreeMap::new(),
-        ids_in: BTreeMap::new(),
-        deleted_through: 0,
-        pace: 1,
-        writing: true,
-        max_read: 1 << 20,
-        deletions: 0,
-        calls: 0,
-        served: BTreeMap::new(),
-    };
+    let mut world = World::new(cfg, Rng(7), 1, 1 << 20);
     while world.ids_in.len() < 8 {
         world.step();
     }
