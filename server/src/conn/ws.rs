@@ -209,11 +209,6 @@ impl WsConn {
         self.peer_closed || (self.closing && self.output.is_drained())
     }
 
-    /// Whether it is closing (nothing more is queued for it).
-    pub fn is_closing(&self) -> bool {
-        self.closing || self.peer_closed
-    }
-
     /// When it next needs attention, and why.
     pub fn deadline(&self) -> (Instant, WsExpiry) {
         if !self.output.is_drained() {
