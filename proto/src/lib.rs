@@ -7,7 +7,8 @@
 //! - [`http`]: an incremental HTTP/1.1 request parser ([`http::RequestParser`])
 //!   that enforces Spool's limits and rejects request-smuggling shapes, the
 //!   response writers, and the `Host`/`Origin` check that keeps web pages out
-//!   ([`http::WebAccess`]).
+//!   ([`http::WebAccess`]), and the client side the alert webhook uses
+//!   ([`http::client`]).
 //! - [`decode`]: ingest bodies (`text/plain`, JSON, NDJSON) into
 //!   [`spool_core::entry::Entry`] values, all-or-nothing, and the JSON form of
 //!   a stored record as the API returns it ([`decode::entry_to_json`]).

@@ -12,10 +12,15 @@
 //! [`write_response`], [`write_head`], [`write_json`] and [`write_continue`]
 //! append complete responses to a caller-owned buffer.
 //!
+//! [`client`] is the other side, for the alert webhook: a checked
+//! `http://` URL ([`client::parse_http_url`]), a `POST` request writer and a
+//! reader that finds the status code of the answer.
+//!
 //! [`origin`] decides, from `Host` and `Origin`, whether a request may be
 //! from a web page that has no business with the daemon (DNS rebinding,
 //! cross-site posts): [`WebAccess::check`].
 
+pub mod client;
 pub mod origin;
 mod parser;
 mod response;

@@ -256,7 +256,7 @@ fn over_header_limit(buf: &[u8], limit: usize) -> HttpError {
 /// Finds the end of the head: the offset just past the first empty line that
 /// follows some content (leading empty lines are skipped, RFC 9112 §2.2).
 /// `Err(resume)` when there is none yet; `resume` is where to look next time.
-fn find_head_end(buf: &[u8], from: usize) -> Result<usize, usize> {
+pub(super) fn find_head_end(buf: &[u8], from: usize) -> Result<usize, usize> {
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
