@@ -9,7 +9,10 @@ use std::time::Duration;
 use spool_core::commit::CommitConfig;
 use spool_core::record::{frame_len, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN};
 use spool_core::segment::SegmentPolicy;
+use spool_proto::http::client::{parse_http_url, HttpUrl};
 use spool_proto::http::origin::{AllowedHosts, AllowedOrigins, WebAccess};
+
+use crate::alerts::webhook::Format;
 
 /// Everything `spool serve` can be told.
 #[derive(Clone, Debug)]
@@ -68,6 +71,16 @@ pub struct ServeConfig {
     /// Hosts and origins besides loopback and the daemon's own that may
     /// send requests (`--allow-host`, `--allow-origin`).
     pub web: WebAccess,
+    /// Alert rules file (TOML); rules set by `PUT /alerts/rules` win.
+    pub alert_rules: Option<PathBuf>,
+    /// POST each alert here.
+    pub alert_webhook: Option<HttpUrl>,
+    /// The webhook's body: the alert JSON, or Slack's `{"text": ...}`.
+    pub alert_webhook_format: Format,
+    /// Longest one webhook attempt may take (connect, send, answer head).
+    pub alert_webhook_timeout: Duration,
+    /// Most alerts waiting for the webhook; beyond, the oldest is dropped.
+    pub alert_webhook_queue: usize,
 }
 
 impl Default for ServeConfig {
@@ -97,6 +110,11 @@ impl Default for ServeConfig {
             max_ws_message: 64 << 10,
             accept_data_loss: false,
             web: WebAccess::default(),
+            alert_rules: None,
+            alert_webhook: None,
+            alert_webhook_format: Format::Json,
+            alert_webhook_timeout: Duration::from_secs(5),
+            alert_webhook_queue: 1024,
         }
     }
 }
@@ -215,6 +233,31 @@ const OPTIONS: &[(&str, &str, &str)] = &[
         "largest frame or message a WebSocket client may send; larger closes with 1009 [64KiB]",
     ),
     (
+        "alert-rules",
+        "SPOOL_ALERT_RULES",
+        "alert rules file, TOML [[rule]] tables (see README); rules set by PUT /alerts/rules are saved in the data directory and win [LogStream's two defaults]",
+    ),
+    (
+        "alert-webhook",
+        "SPOOL_ALERT_WEBHOOK",
+        "POST each alert to this http:// URL, retried with backoff [none]",
+    ),
+    (
+        "alert-webhook-format",
+        "SPOOL_ALERT_WEBHOOK_FORMAT",
+        "json (the alert object) or slack ({\"text\": ...}) [json]",
+    ),
+    (
+        "alert-webhook-timeout",
+        "SPOOL_ALERT_WEBHOOK_TIMEOUT",
+        "longest one webhook attempt may take (connect, send, answer); then it is retried [5s]",
+    ),
+    (
+        "alert-webhook-queue",
+        "SPOOL_ALERT_WEBHOOK_QUEUE",
+        "most alerts waiting for the webhook; beyond, the oldest is dropped and counted [1024]",
+    ),
+    (
         "allow-origin",
         "SPOOL_ALLOW_ORIGIN",
         "web origins allowed besides the daemon's own, comma list (https://dash.example.com:8443); * allows every page [none]",
@@ -306,6 +349,12 @@ impl ServeConfig {
                 ));
             }
         }
+        if self.alert_webhook_queue == 0 {
+            return Err("--alert-webhook-queue 0 would drop every alert; give at least 1".into());
+        }
+        if self.alert_webhook_timeout.is_zero() {
+            return Err("--alert-webhook-timeout 0 would give up on every attempt; give a duration such as 5s".into());
+        }
         if self.ws_ping.is_zero() {
             return Err("--ws-ping 0 would ping without pause; give a duration such as 30s".into());
         }
@@ -377,6 +426,22 @@ impl ServeConfig {
             "live-window" => self.live_window = parse_size(v)?,
             "ws-ping" => self.ws_ping = parse_duration(v)?,
             "max-ws-message" => self.max_ws_message = parse_size(v)?,
+            "alert-rules" => self.alert_rules = Some(PathBuf::from(v)),
+            "alert-webhook" => {
+                self.alert_webhook = Some(parse_http_url(v).map_err(|e| format!("{v:?}: {e}"))?)
+            }
+            "alert-webhook-format" => {
+                self.alert_webhook_format = match v {
+                    "json" => Format::Json,
+                    "slack" => Format::Slack,
+                    _ => return Err(format!("{v:?}: give json or slack")),
+                }
+            }
+            "alert-webhook-timeout" => self.alert_webhook_timeout = parse_duration(v)?,
+            "alert-webhook-queue" => {
+                self.alert_webhook_queue =
+                    v.parse().map_err(|_| format!("{v:?} is not a number"))?
+            }
             "allow-origin" => self.web.origins = AllowedOrigins::parse(v)?,
             "allow-host" => self.web.hosts = AllowedHosts::parse(v)?,
             _ => return Err(format!("unknown option {flag}")),

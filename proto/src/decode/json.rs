@@ -296,6 +296,12 @@ fn record(
                 )
                 .into());
             }
+            if service == super::RESERVED_SERVICE {
+                return Err(RecordProblem::bad(
+                    "\"service\": \"spool\" is reserved for the daemon's own records (its alerts); name your service otherwise",
+                )
+                .into());
+            }
             service
         }
     };

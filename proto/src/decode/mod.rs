@@ -56,6 +56,11 @@ use spool_core::entry::Entry;
 
 pub use render::{entry_to_json, metadata_is_object, push_json_string};
 
+/// The service of the daemon's own records (alerts): a producer's record
+/// naming it is refused, so a record of this service is always the
+/// daemon's.
+pub const RESERVED_SERVICE: &str = "spool";
+
 /// Bounds on what one ingest body may contain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodeLimits {

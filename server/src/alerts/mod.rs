@@ -1,12 +1,20 @@
-//! Alerts in the daemon (issue 8, in progress): rules as users write them.
-//! The windows themselves are `spool_core::alert`.
+//! Alerts in the daemon. The windows themselves are `spool_core::alert`
+//! (sans-IO); the event loop's side is `runtime::alerts` and
+//! `runtime::webhook`.
 //!
-//! - [`rules`]: a rule set from a TOML file (`--alert-rules`, not wired
-//!   yet) or a JSON body (`PUT /alerts/rules`, not wired yet), checked as a
+//! - [`rules`]: the rule set from `--alert-rules FILE` (TOML) or a JSON
+//!   body (`PUT /alerts/rules`, saved in the data directory), checked as a
 //!   whole; an error names the rule and the field.
-//! - [`webhook`]: delivery to `--alert-webhook URL` (not wired yet) as a
-//!   state machine without IO: bounded queue, retries with backoff and
-//!   jitter, counters. The event loop owns the socket and the clock.
+//! - [`engine`]: which rules select each submitted record; counting once
+//!   the record is durable; the alerts that fire.
+//! - [`record`]: a fired alert as a log record of service `spool`, and
+//!   the JSON object it is delivered as.
+//! - [`restore`]: start-up rebuilds windows and cooldowns from the log.
+//! - [`webhook`]: delivery to `--alert-webhook URL` as a state machine
+//!   without IO: bounded queue, retries with backoff and jitter, counters.
 
+pub mod engine;
+pub mod record;
+pub mod restore;
 pub mod rules;
 pub mod webhook;

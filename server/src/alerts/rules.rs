@@ -15,12 +15,16 @@
 //! ```
 
 use std::fmt;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use spool_core::alert::{validate_rules, Rule};
+use spool_core::alert::{default_rules, validate_rules, Rule};
 use spool_core::entry::Level;
 
+use super::record::span_text;
 use crate::config::parse_duration;
 
 /// Why a rule set is refused: which rule (1-based, and its name when it
@@ -92,6 +96,98 @@ fn document(why: String) -> RulesError {
         field: String::new(),
         why,
     }
+}
+
+/// The rule set as `GET /alerts/rules` answers and `PUT` takes: a JSON
+/// object `{"rules": [...]}` that [`from_json`] reads back to the same
+/// rules.
+pub fn to_json(rules: &[Rule]) -> Vec<u8> {
+    let list: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            let mut m = Map::new();
+            m.insert("name".into(), r.name.clone().into());
+            m.insert("level".into(), r.min_level.as_str().into());
+            if let Some(s) = &r.service {
+                m.insert("service".into(), s.clone().into());
+            }
+            if let Some(p) = &r.pattern {
+                m.insert("pattern".into(), p.clone().into());
+                m.insert("ignore_case".into(), r.ignore_case.into());
+            }
+            m.insert("threshold".into(), r.threshold.into());
+            m.insert("window".into(), span_text(r.window_ns).into());
+            m.insert("cooldown".into(), span_text(r.cooldown_ns).into());
+            Value::Object(m)
+        })
+        .collect();
+    let mut doc = Map::new();
+    doc.insert("rules".into(), Value::Array(list));
+    serde_json::to_vec_pretty(&Value::Object(doc)).unwrap_or_default()
+}
+
+/// Name of the file, in the data directory, that holds the rules set by
+/// `PUT /alerts/rules`.
+pub const SAVED_RULES: &str = "alert-rules.json";
+
+/// Writes `rules` to `dir`/[`SAVED_RULES`] so that a crash leaves either
+/// the old file or the new one, whole: a temporary file, fsync, rename,
+/// fsync of the directory.
+pub fn save(dir: &Path, rules: &[Rule]) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{SAVED_RULES}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(&to_json(rules))?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(SAVED_RULES))?;
+    File::open(dir)?.sync_all()
+}
+
+/// Where the rules in force came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// LogStream's two defaults: no rules were given.
+    Defaults,
+    /// `--alert-rules FILE`.
+    File(PathBuf),
+    /// Set by `PUT /alerts/rules` (the data directory's [`SAVED_RULES`]).
+    Saved(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Defaults => f.write_str("the defaults"),
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Saved(p) => write!(f, "{} (set by PUT /alerts/rules)", p.display()),
+        }
+    }
+}
+
+/// The rules to start with: those last set by `PUT /alerts/rules` (the
+/// data directory's [`SAVED_RULES`]) if any, else `--alert-rules FILE`,
+/// else the defaults. An unreadable or invalid file is an error naming
+/// it: the daemon does not start on rules it cannot read.
+pub fn load(data_dir: &Path, file: Option<&Path>) -> Result<(Vec<Rule>, Source), String> {
+    let saved = data_dir.join(SAVED_RULES);
+    match std::fs::read(&saved) {
+        Ok(bytes) => {
+            return from_json(&bytes)
+                .map(|r| (r, Source::Saved(saved.clone())))
+                .map_err(|e| format!("{}: {e}; fix it or delete it (it holds the rules last set by PUT /alerts/rules)", saved.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("{}: {e}", saved.display())),
+    }
+    let Some(file) = file else {
+        return Ok((default_rules(), Source::Defaults));
+    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("--alert-rules {}: {e}", file.display()))?;
+    from_toml(&text)
+        .map(|r| (r, Source::File(file.to_owned())))
+        .map_err(|e| format!("--alert-rules {}: {e}", file.display()))
 }
 
 fn from_list(rules: Value, what: &str) -> Result<Vec<Rule>, RulesError> {

@@ -6,6 +6,7 @@
 //! reply, submits the records and parks the connection until they are
 //! durable). This module never imports `conn` or `runtime`.
 
+mod alerts;
 mod ingest;
 pub mod live;
 mod read;
@@ -45,6 +46,28 @@ pub struct Counters {
     pub refused_records: u64,
     /// Records made durable in the last ten whole seconds.
     pub records_last_10s: u64,
+    /// Alerts and their delivery.
+    pub alerts: AlertCounters,
+}
+
+/// Alert counters, as of the request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AlertCounters {
+    /// Rules in force.
+    pub rules: usize,
+    /// Alerts raised since start.
+    pub fired: u64,
+    /// Alerts that could not be stored (the write queue stayed full, the
+    /// disk was full, or a write failed).
+    pub not_stored: u64,
+    /// Webhook: alerts delivered (a 2xx answer).
+    pub webhook_delivered: u64,
+    /// Webhook: attempts that failed (no answer, or not 2xx).
+    pub webhook_failed: u64,
+    /// Webhook: alerts dropped (queue full, or refused with a 4xx).
+    pub webhook_dropped: u64,
+    /// Webhook: alerts waiting, the one in flight included.
+    pub webhook_queued: u64,
 }
 
 /// What a handler may read.
@@ -58,6 +81,10 @@ pub struct Context<'a> {
     pub now: Now,
     /// The runtime's counters.
     pub counters: Counters,
+    /// The alert rules in force, as `GET /alerts/rules` answers them.
+    pub rules_json: &'a [u8],
+    /// Where those rules came from.
+    pub rules_source: &'a str,
 }
 
 /// What the runtime is to do with a request.
@@ -75,6 +102,10 @@ pub enum Outcome {
     /// Answer `101 Switching Protocols` and make the connection a
     /// WebSocket subscriber (`GET /ws`).
     Upgrade(live::WsUpgrade),
+    /// Save this rule set (checked as a whole) so a restart keeps it, put
+    /// it in force, and answer it; or answer 500 and keep the old set if
+    /// it cannot be saved (`PUT /alerts/rules`).
+    SetRules(Vec<spool_core::alert::Rule>),
 }
 
 /// Routes `req` and runs its handler. Before any path is looked at, the web
@@ -127,6 +158,23 @@ pub fn handle(req: &Request, ctx: &Context<'_>) -> Outcome {
             return Outcome::Job(JobKind::Monitor, read::metrics_job(ctx.counters))
         }
         "/logs" | "/logs/recent" | "/stats" | "/metrics" => not_allowed("GET, HEAD", req),
+        "/alerts" if get => match alerts::alerts_query(req) {
+            Ok(q) => return Outcome::Job(JobKind::Query, alerts::alerts_job(q)),
+            Err(reply) => reply,
+        },
+        "/alerts" => not_allowed("GET, HEAD", req),
+        "/alerts/rules" if get => alerts::get_rules(req, ctx.rules_json, ctx.rules_source),
+        "/alerts/rules" if req.method == Method::Put => {
+            if ctx.phase != Phase::Running {
+                reply::unavailable(ctx.phase == Phase::Failed)
+            } else {
+                match alerts::put_rules(req) {
+                    Ok(rules) => return Outcome::SetRules(rules),
+                    Err(reply) => reply,
+                }
+            }
+        }
+        "/alerts/rules" => not_allowed("GET, HEAD, PUT", req),
         "/simulate" if req.method == Method::Post => {
             if ctx.phase != Phase::Running {
                 reply::unavailable(ctx.phase == Phase::Failed)

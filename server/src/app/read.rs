@@ -21,10 +21,21 @@ const LOGS_PARAMS: &str = "level, service, since, until, q, qi, limit, cursor";
 
 /// Parses `/logs` parameters into a query, or the 400 naming the bad one.
 pub(super) fn logs_query(req: &Request) -> Result<LogsQuery, Reply> {
+    logs_query_parts(req, "/logs", LOGS_PARAMS)
+}
+
+/// Parses the parameters of `/logs` (and of `endpoint`, which takes the
+/// same, listed in `takes`): the filters, `since`, `until`, `limit`,
+/// `cursor`.
+pub(super) fn logs_query_parts(
+    req: &Request,
+    endpoint: &str,
+    takes: &str,
+) -> Result<LogsQuery, Reply> {
     let mut cursor = None;
     let mut limit = DEFAULT_LIMIT as usize;
     let mut since_until = (None, None);
-    let mut filter = filter_params(req, "/logs", LOGS_PARAMS, |key, value| {
+    let mut filter = filter_params(req, endpoint, takes, |key, value| {
         let bad = |what: String| error(400, &format!("{key}: {what}"));
         match key {
             "since" | "until" => {
@@ -305,7 +316,9 @@ pub(super) fn stats_job(c: Counters) -> Job {
                 "\"fsyncs\":{},\"records_per_fsync\":{:.2},\"bytes_on_disk\":{},\"record_bytes\":{},\"segments\":{},",
                 "\"oldest_record_time\":{},\"newest_record_time\":{},\"last_id\":\"{}\",",
                 "\"open_connections\":{},\"subscribers\":{},\"requests\":{},\"queries_served\":{},",
-                "\"index_bytes\":{},\"index_bytes_per_record\":{:.2},\"index_error\":{}}}"
+                "\"index_bytes\":{},\"index_bytes_per_record\":{:.2},\"index_error\":{},",
+                "\"alert_rules\":{},\"alerts_fired\":{},\"alerts_not_stored\":{},",
+                "\"webhook_delivered\":{},\"webhook_failed_attempts\":{},\"webhook_dropped\":{},\"webhook_queued\":{}}}"
             ),
             f.stats.records,
             dropped,
@@ -328,6 +341,13 @@ pub(super) fn stats_job(c: Counters) -> Job {
             f.index_bytes,
             f.index_bytes as f64 / f.stored.max(1) as f64,
             json_string_or_null(f.index_error.as_deref()),
+            c.alerts.rules,
+            c.alerts.fired,
+            c.alerts.not_stored,
+            c.alerts.webhook_delivered,
+            c.alerts.webhook_failed,
+            c.alerts.webhook_dropped,
+            c.alerts.webhook_queued,
         );
         Reply::json(200, body.into_bytes())
     })
@@ -400,6 +420,48 @@ pub(super) fn metrics_job(c: Counters) -> Job {
             "spool_connections_open",
             "Open client connections.",
             c.open_connections as f64,
+        );
+        counter(
+            &mut out,
+            "spool_alerts_fired_total",
+            "Alerts raised by the alert rules.",
+            c.alerts.fired,
+        );
+        counter(
+            &mut out,
+            "spool_alerts_not_stored_total",
+            "Alerts that could not be written to the log (write queue full, disk full, or a failed write).",
+            c.alerts.not_stored,
+        );
+        counter(
+            &mut out,
+            "spool_alert_webhook_delivered_total",
+            "Alerts the webhook receiver accepted (2xx).",
+            c.alerts.webhook_delivered,
+        );
+        counter(
+            &mut out,
+            "spool_alert_webhook_failed_attempts_total",
+            "Webhook attempts that did not deliver (no answer, timeout, or not 2xx).",
+            c.alerts.webhook_failed,
+        );
+        counter(
+            &mut out,
+            "spool_alert_webhook_dropped_total",
+            "Alerts dropped without delivery: the webhook queue was full, or the receiver refused them with a 3xx or 4xx.",
+            c.alerts.webhook_dropped,
+        );
+        gauge(
+            &mut out,
+            "spool_alert_webhook_queued",
+            "Alerts waiting for the webhook, the one in flight included.",
+            c.alerts.webhook_queued as f64,
+        );
+        gauge(
+            &mut out,
+            "spool_alert_rules",
+            "Alert rules in force.",
+            c.alerts.rules as f64,
         );
         gauge(
             &mut out,

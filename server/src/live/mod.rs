@@ -20,8 +20,10 @@
 //!   reader thread, until it reaches the window.
 //!
 //! Messages are text frames of one JSON object each: a record as `/logs`
-//! writes it, or `{"type":"gap","from":"F","to":"T"}` for ids retention
-//! deleted (or that were declared lost) before the subscriber read them.
+//! writes it; an alert, `{"type":"alert",...}` (every subscriber gets
+//! every alert, whatever its filter); or `{"type":"gap","from":"F","to":"T"}`
+//! for ids retention deleted (or that were declared lost) before the
+//! subscriber read them.
 
 pub mod catch_up;
 pub mod follower;
@@ -36,6 +38,8 @@ use spool_proto::ws::write_text;
 /// Appends the text frame for record `id`, or nothing (`false`) when the
 /// payload is not a log entry (a raw payload appended through the
 /// library): followers are sent log entries only, as `/logs` returns.
+/// An alert record is sent as the alert object
+/// (`{"type":"alert",...}`, see `alerts::record`).
 pub fn record_frame(id: Lsn, payload: &[u8], json: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
     let Ok(entry) = EntryRef::decode(payload) else {
         return false;
@@ -44,7 +48,9 @@ pub fn record_frame(id: Lsn, payload: &[u8], json: &mut Vec<u8>, out: &mut Vec<u
         return false;
     }
     json.clear();
-    entry_to_json(id.0, &entry, json);
+    if !crate::alerts::record::alert_json(id, &entry, json) {
+        entry_to_json(id.0, &entry, json);
+    }
     write_text(out, json);
     true
 }

@@ -44,8 +44,9 @@ impl Selection {
         }
     }
 
-    /// Whether the record with this payload is sent. Skipping by time
-    /// ends at the first record at or after the time.
+    /// Whether the record with this payload is sent: it matches the
+    /// filter, or it is an alert. Skipping by time ends at the first
+    /// record at or after the time.
     pub fn wants(&mut self, payload: &[u8]) -> bool {
         if self.all && self.seek_ns.is_none() {
             return true;
@@ -59,7 +60,8 @@ impl Selection {
             }
             self.seek_ns = None;
         }
-        self.all || self.filter.matches(&entry)
+        // Alerts go to every subscriber, whatever it filters.
+        self.all || self.filter.matches(&entry) || crate::alerts::record::is_alert(&entry)
     }
 }
 

@@ -63,9 +63,13 @@ impl Server {
                 requests: self.requests,
                 refused_records: self.refused_records,
                 records_last_10s: self.recent.last_10s(now),
+                alerts: self.alert_counters(),
             },
+            rules_json: &self.alerts.rules_json,
+            rules_source: &self.alerts.source,
         };
         let outcome = app::handle(&req, &ctx);
+        let both = ctx.now;
         let head_only = req.method == Method::Head;
         let version = req.version;
         let reply = match outcome {
@@ -74,9 +78,10 @@ impl Server {
                 match self
                     .log
                     .handoff()
-                    .submit(ctx.now, payloads.iter().map(Vec::as_slice))
+                    .submit(both, payloads.iter().map(Vec::as_slice))
                 {
                     Ok(ticket) => {
+                        self.alerts_submitted(ticket.first, ticket.epoch, now, &payloads);
                         let Some(slot) = self.slot(idx) else {
                             return;
                         };
@@ -129,6 +134,7 @@ impl Server {
                     Err(JobKind::Long) => reply::simulation_running(),
                 }
             }
+            Outcome::SetRules(rules) => self.set_rules(rules),
             Outcome::Upgrade(up) => match self.upgrade(idx, up, now) {
                 Ok(()) => return,
                 Err(reply) => reply,
@@ -239,12 +245,20 @@ impl Server {
                         .add(now, upto.0.saturating_sub(self.durable_seen.0));
                     self.durable_seen = upto;
                     self.live.durable_advanced();
+                    self.alerts_durable(
+                        upto,
+                        spool_core::time::Now {
+                            mono: now,
+                            wall: clock::wall(),
+                        },
+                    );
                     for p in self.parked.durable(upto) {
                         let r = reply::accepted(p.first, p.last);
                         self.answer_parked(p, r, now);
                     }
                 }
                 Event::Rejected { first, last, epoch } => {
+                    self.alerts_rejected(first, last, epoch);
                     for p in self.parked.rejected(first, last, epoch) {
                         self.answer_parked(p, reply::disk_full(), now);
                     }
@@ -252,6 +266,7 @@ impl Server {
                 Event::Failed { error, .. } => {
                     eprintln!("spool: write or sync failed ({error}); nothing after the last durable record is acknowledged; exiting after answering");
                     self.failed = true;
+                    self.alerts_failed();
                     for p in self.parked.take_all() {
                         self.answer_parked(p, reply::unavailable(true), now);
                     }

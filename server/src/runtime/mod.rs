@@ -15,12 +15,14 @@
 //! SIGINT/SIGTERM the listener closes, requests already received are
 //! answered (with `Connection: close`), and the loop returns.
 
+mod alerts;
 mod apply;
 mod live;
 mod parked;
 mod signals;
 mod sockets;
 mod timers;
+mod webhook;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
@@ -56,7 +58,7 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 const SIGNALS: Token = Token(2);
 pub(super) const WATCH: Token = Token(3);
-const FIRST_CONN: usize = 4;
+const FIRST_CONN: usize = 5;
 /// Longest a shutdown waits for parked requests and unsent answers.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// Requests handled for one connection per turn before others are served.
@@ -127,6 +129,7 @@ pub struct Server {
     durable_seen: Lsn,
     recent: RecentRate,
     live: live::Live,
+    alerts: alerts::AlertState,
 }
 
 /// Why the daemon could not start.
@@ -138,6 +141,8 @@ pub enum StartError {
     Bind(std::net::SocketAddr, io::Error),
     /// Polling or signal set-up failed.
     Io(io::Error),
+    /// The alert rules or the webhook cannot be used.
+    Alerts(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -152,6 +157,7 @@ impl std::fmt::Display for StartError {
                 write!(f, "cannot listen on {addr}: {e}; choose another address with --listen")
             }
             StartError::Io(e) => write!(f, "{e}"),
+            StartError::Alerts(e) => write!(f, "{e}"),
         }
     }
 }
@@ -209,6 +215,7 @@ impl Server {
         )
         .map_err(StartError::Io)?;
         report_recovery(&log);
+        let (alerts, missed) = start_alerts(&cfg, &log)?;
         let mut listener =
             TcpListener::bind(cfg.listen).map_err(|e| StartError::Bind(cfg.listen, e))?;
         // mio binds with a backlog of 128; a burst of connects (producers
@@ -236,7 +243,7 @@ impl Server {
         // while there are subscribers.
         let live = live::Live::new(&cfg, log_durable, &log.recovered().state.gaps)
             .map_err(StartError::Io)?;
-        Ok(Server {
+        let mut server = Server {
             poll,
             listener: Some(listener),
             signals,
@@ -264,7 +271,14 @@ impl Server {
             durable_seen: log_durable,
             recent: RecentRate::default(),
             live,
-        })
+            alerts,
+        };
+        let now = spool_core::time::Now {
+            mono: clock::mono(),
+            wall: clock::wall(),
+        };
+        server.raise_missed(&missed, now);
+        Ok(server)
     }
 
     /// The bound address (useful with port 0).
@@ -294,6 +308,7 @@ impl Server {
                         self.on_job_answers(now);
                     }
                     WATCH => self.on_watch(),
+                    webhook::WEBHOOK => self.webhook_ready(now),
                     SIGNALS => {
                         signals::drain(&self.signals);
                         eprintln!("spool: signal received, finishing in-flight requests");
@@ -323,6 +338,7 @@ impl Server {
                 }
             }
             self.pump_live(now);
+            self.webhook_turn(now);
             self.fire_timers(now);
             if self.finished(now) {
                 break;
@@ -365,10 +381,11 @@ impl Server {
             return Some(Duration::ZERO);
         }
         let drain = self.draining.map(|since| clock::after(since, DRAIN_LIMIT));
-        let next = match (self.timers.next(), drain) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let hook = self.alerts.webhook.as_ref().and_then(|w| w.deadline());
+        let next = [self.timers.next(), drain, hook]
+            .into_iter()
+            .flatten()
+            .min();
         next.map(|at| clock::until(now, at))
     }
 
@@ -540,4 +557,72 @@ fn report_recovery(log: &Log) {
             None => eprintln!("spool: WARNING: no id that was handed out is missing; ids continue after the last record present"),
         }
     }
+}
+
+/// The alert rules (saved, `--alert-rules`, or the defaults), their
+/// windows rebuilt from the log, and the webhook; with the alerts the
+/// rebuild found fired but never stored.
+fn start_alerts(
+    cfg: &ServeConfig,
+    log: &Log,
+) -> Result<(alerts::AlertState, Vec<(usize, spool_core::alert::Fired)>), StartError> {
+    use crate::alerts::{engine::Engine, restore, rules, webhook as hook};
+    let (list, source) =
+        rules::load(&cfg.data_dir, cfg.alert_rules.as_deref()).map_err(StartError::Alerts)?;
+    if let (rules::Source::Saved(saved), Some(file)) = (&source, &cfg.alert_rules) {
+        eprintln!(
+            "spool: --alert-rules {} is not used: the rules last set by PUT /alerts/rules ({}) are; delete that file to use --alert-rules",
+            file.display(),
+            saved.display()
+        );
+    }
+    let mut engine =
+        Engine::new(list).map_err(|e| StartError::Alerts(format!("alert rules: {e}")))?;
+    let now = spool_core::time::Now {
+        mono: clock::mono(),
+        wall: clock::wall(),
+    };
+    let restored = restore::rebuild(&mut engine, log, now).map_err(|e| {
+        StartError::Alerts(format!("rebuilding the alert windows from the log: {e}"))
+    })?;
+    eprintln!(
+        "spool: {} alert rules from {source}; windows rebuilt from {} records, {} cooldowns restored",
+        engine.rules().count(),
+        restored.records,
+        restored.cooldowns
+    );
+    let link = match &cfg.alert_webhook {
+        None => None,
+        Some(url) => {
+            let addr = match url.socket_addr() {
+                Some(a) => a,
+                None => {
+                    use std::net::ToSocketAddrs;
+                    (url.host().to_string().as_str(), url.port())
+                        .to_socket_addrs()
+                        .ok()
+                        .and_then(|mut a| a.next())
+                        .ok_or_else(|| {
+                            StartError::Alerts(format!(
+                                "--alert-webhook {url}: cannot resolve {}; give an address the machine can resolve, or an IP address",
+                                url.host()
+                            ))
+                        })?
+                }
+            };
+            let seed = u64::from(std::process::id()) ^ now.wall.0;
+            let machine = hook::Webhook::new(
+                hook::WebhookConfig {
+                    queue: cfg.alert_webhook_queue,
+                    timeout: cfg.alert_webhook_timeout,
+                    format: cfg.alert_webhook_format,
+                    ..hook::WebhookConfig::default()
+                },
+                seed,
+            );
+            Some(webhook::WebhookLink::new(url.clone(), addr, machine))
+        }
+    };
+    let missed = restored.missed;
+    Ok((alerts::AlertState::new(engine, &source, link), missed))
 }
