@@ -243,7 +243,7 @@ mod tests {
         );
         assert_eq!(v["rule_service"], "pay");
         assert_eq!(v["pattern"], "time\nout");
-        assert_eq!(v["first_at"], "1970-01-01T00:00:01Z");
+        assert_eq!(v["first_at"], "1970-01-01T00:00:01.000000000Z");
         let stored = stored_alert(&r).expect("an alert");
         assert_eq!(
             stored,
