@@ -174,7 +174,14 @@ fn dashboard_in_a_real_browser() {
     // Chromium's profile and chromedriver's files: removed with `dir`.
     let scratch = dir.path().join("browser");
     std::fs::create_dir_all(&scratch).expect("create the browser scratch directory");
-    let mut spool = start(&data, SERVE_ARGS);
+    // No alert rules until the script sets some (PUT /alerts/rules), so
+    // that the records it sends fire only the alerts it expects.
+    let rules = dir.path().join("no-rules.toml");
+    std::fs::write(&rules, "# no [[rule]] tables: no alert rules\n").expect("write the rules file");
+    let rules = rules.to_string_lossy().into_owned();
+    let mut serve_args = SERVE_ARGS.to_vec();
+    serve_args.extend(["--alert-rules", rules.as_str()]);
+    let mut spool = start(&data, &serve_args);
     let port = spool.addr.port();
     let artifacts = artifacts_dir();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/dashboard.py");
@@ -232,7 +239,7 @@ fn dashboard_in_a_real_browser() {
             writeln!(answers, "ok").expect("answer the script");
         } else if let Some(extra) = line.strip_prefix("CTL start") {
             let listen = format!("127.0.0.1:{port}");
-            let mut args = SERVE_ARGS.to_vec();
+            let mut args = serve_args.clone();
             args.extend(["--listen", &listen]);
             args.extend(extra.split_whitespace());
             spool = start(&data, &args);

@@ -272,3 +272,67 @@ fn a_rule_set_evaluates_each_record_against_every_rule_in_order() {
     let bad = vec![rule(0, S, 0)];
     assert!(spool_core::alert::Alerts::new(bad).is_err());
 }
+
+#[test]
+fn select_then_count_is_observe_split_in_two() {
+    // The daemon selects at submit and counts when durable; together they
+    // must fire exactly what `observe` fires.
+    let set = vec![rule(2, 10 * S, 0), {
+        let mut r = rule(1, S, 0);
+        r.name = "warn".into();
+        r.min_level = Level::Warn;
+        r.service = Some("pay".into());
+        r
+    }];
+    let mut split = spool_core::alert::Alerts::new(set.clone()).unwrap();
+    let mut whole = spool_core::alert::Alerts::new(set).unwrap();
+    assert_eq!(split.min_level(), Some(Level::Warn));
+    let records = [
+        entry(Level::Info, "pay", "a"),
+        entry(Level::Warn, "pay", "b"),
+        entry(Level::Error, "api", "c"),
+        entry(Level::Error, "pay", "d"),
+    ];
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for (i, e) in records.iter().enumerate() {
+        let (t, id) = (at(i as u64 * S), Lsn(i as u64 + 1));
+        let mut chosen = Vec::new();
+        split.select(e, &mut chosen);
+        for r in chosen {
+            if let Some(f) = split.count(usize::from(r), t, id) {
+                a.push((usize::from(r), f));
+            }
+        }
+        whole.observe(t, id, e, |r, f| {
+            b.push((if r.name == "warn" { 1 } else { 0 }, f))
+        });
+    }
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 3, "warn fires on b and d; the ERROR rule on c+d");
+    assert_eq!(split.count(99, at(0), Lsn(1)), None, "no such rule");
+}
+
+#[test]
+fn replacing_a_rule_set_keeps_only_the_windows_of_identical_rules() {
+    let a = rule(2, 10 * S, 60 * S);
+    let mut b = rule(2, 10 * S, 0);
+    b.name = "b".into();
+    let mut alerts = spool_core::alert::Alerts::new(vec![a.clone(), b.clone()]).unwrap();
+    let e = entry(Level::Error, "api", "x");
+    let mut chosen = Vec::new();
+    alerts.select(&e, &mut chosen);
+    for r in &chosen {
+        alerts.count(usize::from(*r), at(0), Lsn(1));
+    }
+    // "b" changes its window; "a" moves to the end, unchanged.
+    let mut b2 = b.clone();
+    b2.window_ns = 20 * S;
+    let moved = alerts.replace(vec![b2, a.clone()]).unwrap();
+    assert_eq!(moved, vec![Some(1), None]);
+    // "a" had one record: the next fires it. "b" starts again.
+    assert!(alerts.count(1, at(S), Lsn(2)).is_some());
+    assert!(alerts.count(0, at(S), Lsn(2)).is_none());
+    // A refused set changes nothing.
+    assert!(alerts.replace(vec![rule(0, S, 0)]).is_err());
+    assert_eq!(alerts.len(), 2);
+}

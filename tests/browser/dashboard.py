@@ -85,6 +85,15 @@ class Daemon:
         check(last - first + 1 == len(records), f"ingest answer {answer} for {len(records)} records")
         return [str(i) for i in range(first, last + 1)]
 
+    def put_rules(self, rules):
+        """PUT /alerts/rules; the answer must be 200."""
+        req = urllib.request.Request(
+            self.base + "/alerts/rules", data=json.dumps(rules).encode(), method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=WAIT) as r:
+            check(r.status == 200, f"PUT /alerts/rules answered {r.status}")
+
     def oldest_id(self):
         """Where the log now begins (`oldest_id` of a /logs answer)."""
         with urllib.request.urlopen(self.base + "/logs?limit=1", timeout=WAIT) as r:
@@ -502,6 +511,28 @@ def run(args):
         note = page.text("#live-note") or ""
         check("the log now ends at id" in note, f"4c. the page says why it starts over: {note!r}")
         log("4c. ok: a replaced log is shown from its start")
+
+        # 6. An alert: shown in the panel, its triggering records highlighted.
+        daemon.put_rules({"rules": [{
+            "name": "Disk trouble", "level": "CRITICAL", "service": "db", "pattern": "DISK",
+            "ignore_case": True, "threshold": 3, "window": "1m",
+        }]})
+        others = daemon.ingest([
+            {"level": "CRITICAL", "service": "web", "message": "disk full"},  # another service
+            {"level": "ERROR", "service": "db", "message": "disk slow"},  # below CRITICAL
+        ])
+        trig = daemon.ingest([{"level": "CRITICAL", "service": "db", "message": f"Disk {k} failing"}
+                              for k in range(3)])
+        wait_until("6. the alerts panel shows the alert",
+                   lambda: ("Disk trouble" in (page.text("#alerts") or ""), page.text("#alerts")))
+        wait_until("6. the triggering records are shown", lambda: (set(trig) <= set(page.ids()), page.ids()[:8]))
+        marked = page.js("return [...document.querySelectorAll('#records > .row.trig')].map(r => r.dataset.id)")
+        check(sorted(marked) == sorted(trig), f"6. highlighted rows {marked}, triggering records {trig} (not {others})")
+        check(f"(ids {trig[0]} to {trig[-1]})" in (page.text("#alerts") or ""), "6. the alert names its ids")
+        page.js("document.querySelector('#alerts li[data-rule]').click()")
+        check(page.js("return document.querySelector('#alerts li.active') !== null"), "6. clicking the alert selects it")
+        screenshot(page, f"{args.artifacts}/dashboard-alert.png")
+        log("6. ok: the alert is shown and its records highlighted")
 
         check_network(page, daemon, seen_urls)
         # While the daemon was down or the browser offline, connections
