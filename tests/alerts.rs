@@ -88,8 +88,16 @@ cooldown = "30s"
 fn the_default_rules_fire_at_the_threshold_and_the_alert_is_a_durable_record() {
     let dir = TempDir::new("alerts-defaults");
     let data = dir.path().join("data");
-    let mut s = start(&data, &[]);
+    let mut s = match try_start_as_is(&data, &[], &[]) {
+        Ok(s) => s,
+        Err((status, text)) => panic!("spool did not start ({status:?}):\n{text}"),
+    };
     let addr = s.addr;
+    assert!(
+        s.stderr().contains("2 alert rules from the defaults"),
+        "{}",
+        s.stderr()
+    );
     // A follower that selects only CRITICAL records still gets alerts.
     let stream = connect(addr);
     stream

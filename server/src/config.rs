@@ -235,7 +235,7 @@ const OPTIONS: &[(&str, &str, &str)] = &[
     (
         "alert-rules",
         "SPOOL_ALERT_RULES",
-        "alert rules file, TOML [[rule]] tables (see README); rules set by PUT /alerts/rules are saved in the data directory and win [LogStream's two defaults]",
+        "alert rules file, TOML [[rule]] tables (see README), or none for no rules; rules set by PUT /alerts/rules are saved in the data directory and win [LogStream's two defaults]",
     ),
     (
         "alert-webhook",

@@ -51,8 +51,26 @@ pub struct Spool {
 }
 
 /// Starts `spool serve` on 127.0.0.1:0 with `args`; `Err` holds the exit
-/// status and stderr when it does not come up within 20 s.
+/// status and stderr when it does not come up within 20 s. Without an
+/// `--alert-rules` among `args` it runs with `--alert-rules none`: these
+/// tests compare the log with exactly what they sent, and the default
+/// rules would add alert records to it (`tests/alerts.rs` tests those,
+/// with [`try_start_as_is`]).
 pub fn try_start(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Spool, (Option<ExitStatus>, String)> {
+    if args.iter().any(|a| a.starts_with("--alert-rules")) {
+        return try_start_as_is(dir, args, env);
+    }
+    let mut with = vec!["--alert-rules", "none"];
+    with.extend_from_slice(args);
+    try_start_as_is(dir, &with, env)
+}
+
+/// [`try_start`] with exactly `args` (the default alert rules on).
+pub fn try_start_as_is(
     dir: &Path,
     args: &[&str],
     env: &[(&str, &str)],

@@ -144,11 +144,16 @@ pub fn save(dir: &Path, rules: &[Rule]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// `--alert-rules none`: no rules (alerting off until `PUT /alerts/rules`).
+pub const NO_RULES: &str = "none";
+
 /// Where the rules in force came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     /// LogStream's two defaults: no rules were given.
     Defaults,
+    /// `--alert-rules none`.
+    None,
     /// `--alert-rules FILE`.
     File(PathBuf),
     /// Set by `PUT /alerts/rules` (the data directory's [`SAVED_RULES`]).
@@ -159,6 +164,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Defaults => f.write_str("the defaults"),
+            Source::None => f.write_str("--alert-rules none"),
             Source::File(p) => write!(f, "{}", p.display()),
             Source::Saved(p) => write!(f, "{} (set by PUT /alerts/rules)", p.display()),
         }
@@ -166,8 +172,8 @@ impl fmt::Display for Source {
 }
 
 /// The rules to start with: those last set by `PUT /alerts/rules` (the
-/// data directory's [`SAVED_RULES`]) if any, else `--alert-rules FILE`,
-/// else the defaults. An unreadable or invalid file is an error naming
+/// data directory's [`SAVED_RULES`]) if any, else `--alert-rules FILE`
+/// (none for `--alert-rules none`), else the defaults. An unreadable or invalid file is an error naming
 /// it: the daemon does not start on rules it cannot read.
 pub fn load(data_dir: &Path, file: Option<&Path>) -> Result<(Vec<Rule>, Source), String> {
     let saved = data_dir.join(SAVED_RULES);
@@ -183,6 +189,9 @@ pub fn load(data_dir: &Path, file: Option<&Path>) -> Result<(Vec<Rule>, Source),
     let Some(file) = file else {
         return Ok((default_rules(), Source::Defaults));
     };
+    if file == Path::new(NO_RULES) {
+        return Ok((Vec::new(), Source::None));
+    }
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("--alert-rules {}: {e}", file.display()))?;
     from_toml(&text)
