@@ -10,7 +10,8 @@
 //!   would.
 //!
 //! [`load`] holds the message format of the `spool-load` tool, which the
-//! crash test checks the log against.
+//! crash test checks the log against; [`wire`] the HTTP and WebSocket
+//! client side the load tools share.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use spool_server::Log;
 
 pub mod load;
+pub mod wire;
 
 /// Payload size of every benchmarked record.
 pub const PAYLOAD_LEN: usize = 200;

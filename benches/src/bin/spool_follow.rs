@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use mio::net::TcpStream as MioStream;
 use mio::{Events, Interest, Poll, Token};
+use spool_benches::wire::{ack_ids, find, http_get, read_answer, subscribe, text_frames};
 
 const USAGE: &str = "usage: spool-follow --addr HOST:PORT (--followers N --rate R --seconds S [--producers P] [--batch B] | --stall SECONDS)";
 
@@ -105,29 +106,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Sends the handshake and reads the 101.
-fn subscribe(stream: &mut TcpStream, addr: SocketAddr, path: &str) -> io::Result<()> {
-    stream.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
-            .as_bytes(),
-    )?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte)? == 0 {
-            return Err(io::Error::other("closed during the handshake"));
-        }
-        head.push(byte[0]);
-    }
-    if !head.starts_with(b"HTTP/1.1 101") {
-        return Err(io::Error::other(format!(
-            "handshake refused: {}",
-            String::from_utf8_lossy(&head)
-        )));
-    }
-    Ok(())
-}
-
 /// A follower's frame parser and id check.
 #[derive(Default)]
 struct FollowerState {
@@ -141,50 +119,26 @@ struct FollowerState {
 impl FollowerState {
     /// Parses whole frames from `buf`; calls `on_id` with each record id.
     fn frames(&mut self, mut on_id: impl FnMut(u64)) {
-        let mut used = 0;
-        loop {
-            let b = &self.buf[used..];
-            if b.len() < 2 {
-                break;
-            }
-            let (len, header) = match b[1] & 0x7f {
-                126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-                127 if b.len() >= 10 => {
-                    let mut n = [0u8; 8];
-                    n.copy_from_slice(&b[2..10]);
-                    (u64::from_be_bytes(n) as usize, 10)
+        let mut buf = std::mem::take(&mut self.buf);
+        text_frames(&mut buf, |payload| match record_id(payload) {
+            Some(id) => {
+                if self.next != 0 && id != self.next {
+                    self.errors += 1;
+                    self.first_error
+                        .get_or_insert_with(|| format!("expected id {} got {id}", self.next));
                 }
-                126 | 127 => break,
-                n => (n as usize, 2),
-            };
-            if b.len() < header + len {
-                break;
+                self.next = id + 1;
+                self.received += 1;
+                on_id(id);
             }
-            let payload = &b[header..header + len];
-            if b[0] & 0x0f == 1 {
-                match record_id(payload) {
-                    Some(id) => {
-                        if self.next != 0 && id != self.next {
-                            self.errors += 1;
-                            self.first_error.get_or_insert_with(|| {
-                                format!("expected id {} got {id}", self.next)
-                            });
-                        }
-                        self.next = id + 1;
-                        self.received += 1;
-                        on_id(id);
-                    }
-                    None => {
-                        self.errors += 1;
-                        self.first_error.get_or_insert_with(|| {
-                            format!("not a record: {}", String::from_utf8_lossy(payload))
-                        });
-                    }
-                }
+            None => {
+                self.errors += 1;
+                self.first_error.get_or_insert_with(|| {
+                    format!("not a record: {}", String::from_utf8_lossy(payload))
+                });
             }
-            used += header + len;
-        }
-        self.buf.drain(..used);
+        });
+        self.buf = buf;
     }
 }
 
@@ -362,61 +316,6 @@ fn fan_out(a: &Args) -> io::Result<bool> {
     Ok(complete == a.followers && errors == 0)
 }
 
-/// Reads one `200` HTTP answer (Content-Length framing) into `buf`;
-/// returns how many bytes it took.
-fn read_answer(s: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    loop {
-        let got = s.read(&mut buf[n..])?;
-        if got == 0 {
-            return Err(io::Error::other("the daemon closed the connection"));
-        }
-        n += got;
-        let text = &buf[..n];
-        if let Some(head_end) = find(text, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&text[..head_end]);
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            if n >= head_end + 4 + len {
-                if !head.starts_with("HTTP/1.1 200") {
-                    return Err(io::Error::other(format!(
-                        "ingest answered {}",
-                        String::from_utf8_lossy(text)
-                    )));
-                }
-                return Ok(n);
-            }
-        }
-        if n == buf.len() {
-            return Err(io::Error::other("answer too long"));
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// `first_id`/`last_id` (or `id`) of an ingest answer.
-fn ack_ids(text: &[u8]) -> Option<(u64, u64)> {
-    let field = |name: &str| -> Option<u64> {
-        let key = format!("\"{name}\":\"");
-        let at = find(text, key.as_bytes())? + key.len();
-        let end = text[at..].iter().position(|&b| b == b'"')?;
-        std::str::from_utf8(&text[at..at + end]).ok()?.parse().ok()
-    };
-    match (field("first_id"), field("last_id")) {
-        (Some(f), Some(l)) => Some((f, l)),
-        _ => field("id").map(|i| (i, i)),
-    }
-}
-
 fn stall(a: &Args, secs: u64) -> io::Result<bool> {
     let mut s = TcpStream::connect(a.addr)?;
     subscribe(&mut s, a.addr, "/ws")?;
@@ -463,14 +362,4 @@ fn stall(a: &Args, secs: u64) -> io::Result<bool> {
         st.received
     );
     Ok(ok)
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> io::Result<Vec<u8>> {
-    let mut s = TcpStream::connect(addr)?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    Ok(out)
 }
