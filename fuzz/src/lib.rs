@@ -1287,3 +1287,38 @@ pub fn ws_frames(data: &[u8]) {
         assert_eq!(again, Ok((Some(m.clone()), frame.len())), "re-sent {m:?}");
     }
 }
+
+/// The webhook's HTTP client side (`spool_proto::http::client`) on what a
+/// receiver (anyone at the webhook URL) may answer, and on URLs.
+///
+/// Properties:
+/// - the response reader never panics, and holds no more than its bound;
+/// - fed one byte at a time it gives the same status or error as fed the
+///   whole answer at once;
+/// - a status it gives is a final one (200..=999);
+/// - a URL that parses prints as a URL that parses to the same thing.
+pub fn http_response(data: &[u8]) {
+    use spool_proto::http::client::{parse_http_url, ResponseReader};
+    let max_head = 64 + usize::from(data.first().copied().unwrap_or(0)) * 8;
+    let input = data.get(1..).unwrap_or(&[]);
+    let mut whole = ResponseReader::new(max_head);
+    let all = whole.push(input);
+    let mut bytes = ResponseReader::new(max_head);
+    let mut step = Ok(None);
+    for &b in input {
+        step = bytes.push(&[b]);
+        if !matches!(step, Ok(None)) {
+            break;
+        }
+    }
+    assert_eq!(all, step, "one byte at a time differs from all at once");
+    if let Ok(Some(status)) = all {
+        assert!((200..=999).contains(&status), "final status {status}");
+    }
+    if let Ok(text) = core::str::from_utf8(input) {
+        if let Ok(url) = parse_http_url(text) {
+            let again = parse_http_url(&url.to_string()).expect("a printed URL parses");
+            assert_eq!(again, url);
+        }
+    }
+}

@@ -88,3 +88,8 @@ fn index_decode() {
 fn ws_frames() {
     replay("ws_frames", spool_fuzz::ws_frames);
 }
+
+#[test]
+fn http_response() {
+    replay("http_response", spool_fuzz::http_response);
+}

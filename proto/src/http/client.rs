@@ -474,7 +474,10 @@ impl ResponseReader {
 
     fn advance(&mut self) -> Result<Option<u16>, ResponseError> {
         loop {
-            check_status_line_start(&self.buf)?;
+            // Only the bytes within the bound are looked at, so that a
+            // peer's answer gets the same verdict however it is split.
+            let within = (self.max_head + 1).saturating_sub(self.consumed);
+            check_status_line_start(self.buf.get(..within).unwrap_or(&self.buf))?;
             let end = match find_head_end(&self.buf, self.scan) {
                 Ok(end) => end,
                 Err(resume) => {
