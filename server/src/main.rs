@@ -30,7 +30,7 @@ usage:
   spool --help                this text
 
 exit status: 0 ok; 1 failure a restart may fix (IO error, write failure,
-directory locked); 2 usage; 3 the log is damaged (corruption or missing
+directory locked); 2 usage (also alert rules that cannot be used); 3 the log is damaged (corruption or missing
 segments or records: an operator must look, see spool verify); 4 spool cat
 or tail reported gaps (records deleted before they were read).
 
@@ -102,8 +102,11 @@ fn serve(raw: &[OsString], args: &mut lexopt::Parser) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("spool: cannot start: {e}");
-            let damaged = matches!(&e, StartError::Open(o) if o.is_damage());
-            return ExitCode::from(if damaged { EXIT_DAMAGED } else { EXIT_FAILURE });
+            return ExitCode::from(match &e {
+                StartError::Open(o) if o.is_damage() => EXIT_DAMAGED,
+                StartError::Rules(_) => EXIT_USAGE,
+                _ => EXIT_FAILURE,
+            });
         }
     };
     if cfg.web.hosts.allows_any() {

@@ -42,6 +42,32 @@ impl<'n> TextMatcher<'n> {
     }
 }
 
+/// A [`TextMatcher`] that owns its needle: prepared once (an alert
+/// rule's pattern), used for every record.
+#[derive(Clone, Debug)]
+pub(crate) struct OwnedMatcher {
+    needle: alloc::vec::Vec<u8>,
+    exact: Option<Finder<'static>>,
+}
+
+impl OwnedMatcher {
+    pub(crate) fn new(needle: &[u8], ignore_ascii_case: bool) -> Self {
+        OwnedMatcher {
+            needle: needle.to_vec(),
+            exact: (!ignore_ascii_case).then(|| Finder::new(needle).into_owned()),
+        }
+    }
+
+    /// Whether the entry's message or metadata contains the needle.
+    pub(crate) fn matches_entry(&self, entry: &EntryRef<'_>) -> bool {
+        let found = |hay: &[u8]| match &self.exact {
+            Some(finder) => finder.find(hay).is_some(),
+            None => contains_ignore_ascii_case(hay, &self.needle),
+        };
+        found(entry.message.as_bytes()) || found(entry.metadata.as_bytes())
+    }
+}
+
 fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;

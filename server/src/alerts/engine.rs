@@ -5,16 +5,29 @@
 //!
 //! Windows run on the loop's monotonic clock, read once per turn: a
 //! record's time is when its request was complete (its arrival), never
-//! the producer's timestamp.
+//! the producer's timestamp. The windows see that clock moved forward by
+//! [`CLOCK_OFFSET_NS`] ([`alert_clock`]), so that start-up can place the
+//! records and alerts of the last day before the process started.
 
 use std::collections::VecDeque;
 
-use spool_core::alert::{Alerts, Fired, Rule, RuleError};
-use spool_core::entry::{EntryRef, Level};
+use spool_core::alert::{Alerts, Fired, Rule, RuleError, Selector};
+use spool_core::entry::EntryRef;
 use spool_core::record::Lsn;
 use spool_core::time::Instant;
 
+use super::feed::{select, Noted};
 use super::record;
+
+/// How far the windows' clock is ahead of the daemon's monotonic clock
+/// (which starts near 0 when the process starts): two days, more than the
+/// longest window or cooldown (a day).
+pub const CLOCK_OFFSET_NS: u64 = 2 * 86_400 * 1_000_000_000;
+
+/// `mono` on the windows' clock.
+pub fn alert_clock(mono: Instant) -> Instant {
+    mono.add_nanos(CLOCK_OFFSET_NS)
+}
 
 /// A submitted record some rule selects, not yet durable.
 struct Selected {
@@ -28,7 +41,8 @@ struct Selected {
 /// to be durable.
 pub struct Engine {
     alerts: Alerts,
-    min_level: Option<Level>,
+    /// Counts rule sets put in force (for [`Noted::generation`]).
+    generation: u64,
     pending: VecDeque<Selected>,
     scratch: Vec<u16>,
 }
@@ -38,8 +52,8 @@ impl Engine {
     pub fn new(rules: Vec<Rule>) -> Result<Engine, RuleError> {
         let alerts = Alerts::new(rules)?;
         Ok(Engine {
-            min_level: alerts.min_level(),
             alerts,
+            generation: 0,
             pending: VecDeque::new(),
             scratch: Vec::new(),
         })
@@ -65,7 +79,7 @@ impl Engine {
     /// stay counted by them. Other rules start empty.
     pub fn replace(&mut self, rules: Vec<Rule>) -> Result<(), RuleError> {
         let moved = self.alerts.replace(rules)?;
-        self.min_level = self.alerts.min_level();
+        self.generation += 1;
         for s in &mut self.pending {
             s.rules = s
                 .rules
@@ -78,39 +92,44 @@ impl Engine {
     }
 
     /// Records `first`, `first + 1`, ... with these payloads were submitted
-    /// (id epoch `epoch`) at `at`: note which rules select each. Alert
-    /// records and payloads that are not entries are selected by none.
-    pub fn submitted<'p>(
-        &mut self,
-        first: Lsn,
-        epoch: u64,
-        at: Instant,
-        payloads: impl IntoIterator<Item = &'p [u8]>,
-    ) {
-        let Some(min_level) = self.min_level else {
+    /// (id epoch `epoch`) at `at` (the daemon's monotonic clock): note which
+    /// rules select each. Alert records and payloads that are not entries
+    /// are selected by none.
+    pub fn submitted(&mut self, first: Lsn, epoch: u64, at: Instant, payloads: &[Vec<u8>]) {
+        let selected = select(self.alerts.selector(), payloads);
+        self.noted(Noted {
+            first,
+            epoch,
+            at,
+            generation: self.generation,
+            selected,
+        });
+    }
+
+    /// The rule set in force and its generation, for [`super::feed::Feed`].
+    pub fn selector(&self) -> (u64, &Selector) {
+        (self.generation, self.alerts.selector())
+    }
+
+    /// Records submitted elsewhere (see [`super::feed`]): inserted in id
+    /// order. Selections made under another rule set are dropped.
+    pub fn noted(&mut self, n: Noted) {
+        if n.generation != self.generation {
             return;
-        };
-        for (i, payload) in payloads.into_iter().enumerate() {
-            // The level byte first: most records are below every rule.
-            match EntryRef::peek_fields(payload).and_then(|(_, l, _)| Level::from_u8(l)) {
-                Some(level) if level >= min_level => {}
-                _ => continue,
-            }
-            let Ok(entry) = EntryRef::decode(payload) else {
-                continue;
+        }
+        let at = alert_clock(n.at);
+        for (offset, rules) in n.selected {
+            let s = Selected {
+                id: Lsn(n.first.0 + u64::from(offset)),
+                epoch: n.epoch,
+                at,
+                rules,
             };
-            if record::is_alert(&entry) {
-                continue;
-            }
-            self.scratch.clear();
-            self.alerts.select(&entry, &mut self.scratch);
-            if !self.scratch.is_empty() {
-                self.pending.push_back(Selected {
-                    id: Lsn(first.0 + i as u64),
-                    epoch,
-                    at,
-                    rules: self.scratch.clone(),
-                });
+            if self.pending.back().is_none_or(|b| b.id < s.id) {
+                self.pending.push_back(s);
+            } else {
+                let i = self.pending.partition_point(|p| p.id < s.id);
+                self.pending.insert(i, s);
             }
         }
     }
@@ -145,7 +164,8 @@ impl Engine {
         self.pending.clear();
     }
 
-    /// Rule `index` counts record `id` at `at` (start-up's rebuild).
+    /// Rule `index` counts record `id` at `at`, on the windows' clock
+    /// (start-up's rebuild).
     pub fn replay(&mut self, index: usize, at: Instant, id: Lsn) -> Option<Fired> {
         self.alerts.count(index, at, id)
     }
@@ -159,7 +179,8 @@ impl Engine {
         &self.scratch
     }
 
-    /// Rule `index` fired at `at` (start-up restores its cooldown).
+    /// Rule `index` fired at `at`, on the windows' clock (start-up restores
+    /// its cooldown).
     pub fn fired_at(&mut self, index: usize, at: Instant) {
         self.alerts.fired_at(index, at);
     }

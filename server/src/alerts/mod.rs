@@ -7,6 +7,8 @@
 //!   whole; an error names the rule and the field.
 //! - [`engine`]: which rules select each submitted record; counting once
 //!   the record is durable; the alerts that fire.
+//! - [`feed`]: records submitted off the loop (`/simulate`) reach the
+//!   windows too.
 //! - [`record`]: a fired alert as a log record of service `spool`, and
 //!   the JSON object it is delivered as.
 //! - [`restore`]: start-up rebuilds windows and cooldowns from the log.
@@ -14,6 +16,7 @@
 //!   without IO: bounded queue, retries with backoff and jitter, counters.
 
 pub mod engine;
+pub mod feed;
 pub mod record;
 pub mod restore;
 pub mod rules;

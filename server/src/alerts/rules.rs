@@ -14,6 +14,7 @@
 //! cooldown = "5m"             # optional: quiet after firing (the window)
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
@@ -45,6 +46,7 @@ impl fmt::Display for RulesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.rule, &self.name) {
             (0, _) => write!(f, "{}", self.why),
+            (n, _) if self.field.is_empty() => write!(f, "rule {n}: {}", self.why),
             (n, Some(name)) => write!(f, "rule {n} ({name:?}): {}: {}", self.field, self.why),
             (n, None) => write!(f, "rule {n}: {}: {}", self.field, self.why),
         }
@@ -130,13 +132,29 @@ pub fn to_json(rules: &[Rule]) -> Vec<u8> {
 /// `PUT /alerts/rules`.
 pub const SAVED_RULES: &str = "alert-rules.json";
 
-/// Writes `rules` to `dir`/[`SAVED_RULES`] so that a crash leaves either
-/// the old file or the new one, whole: a temporary file, fsync, rename,
-/// fsync of the directory.
-pub fn save(dir: &Path, rules: &[Rule]) -> std::io::Result<()> {
+/// When each rule was put in force (wall clock, ns since the Unix epoch),
+/// by name: start-up's rebuild counts no older record for it.
+pub type Since = HashMap<String, u64>;
+
+/// Writes `rules` (and when each was put in force) to
+/// `dir`/[`SAVED_RULES`] so that a crash leaves either the old file or the
+/// new one, whole: a temporary file, fsync, rename, fsync of the directory.
+pub fn save(dir: &Path, rules: &[Rule], since: &Since) -> std::io::Result<()> {
     let tmp = dir.join(format!("{SAVED_RULES}.tmp"));
+    let mut doc: Map<String, Value> = match serde_json::from_slice(&to_json(rules)) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let mut times = Map::new();
+    for r in rules {
+        if let Some(&ns) = since.get(&r.name) {
+            times.insert(r.name.clone(), ns.into());
+        }
+    }
+    doc.insert(SINCE_KEY.into(), Value::Object(times));
+    let text = serde_json::to_vec_pretty(&Value::Object(doc)).map_err(std::io::Error::other)?;
     let mut f = File::create(&tmp)?;
-    f.write_all(&to_json(rules))?;
+    f.write_all(&text)?;
     f.write_all(b"\n")?;
     f.sync_all()?;
     drop(f);
@@ -171,31 +189,53 @@ impl fmt::Display for Source {
     }
 }
 
+/// The key of the saved file that holds [`Since`].
+const SINCE_KEY: &str = "in_force_since_ns";
+
+/// Reads the saved file: its rules and when each was put in force.
+fn from_saved(bytes: &[u8]) -> Result<(Vec<Rule>, Since), RulesError> {
+    let mut doc: Map<String, Value> = match serde_json::from_slice(bytes) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(document(r#"give {"rules": [ ... ]}"#.into())),
+        Err(e) => return Err(document(format!("not JSON: {e}"))),
+    };
+    let mut since = Since::new();
+    if let Some(Value::Object(times)) = doc.remove(SINCE_KEY) {
+        for (name, ns) in times {
+            if let Some(ns) = ns.as_u64() {
+                since.insert(name, ns);
+            }
+        }
+    }
+    let rest = serde_json::to_vec(&Value::Object(doc)).map_err(|e| document(e.to_string()))?;
+    Ok((from_json(&rest)?, since))
+}
+
 /// The rules to start with: those last set by `PUT /alerts/rules` (the
 /// data directory's [`SAVED_RULES`]) if any, else `--alert-rules FILE`
 /// (none for `--alert-rules none`), else the defaults. An unreadable or invalid file is an error naming
 /// it: the daemon does not start on rules it cannot read.
-pub fn load(data_dir: &Path, file: Option<&Path>) -> Result<(Vec<Rule>, Source), String> {
+pub fn load(data_dir: &Path, file: Option<&Path>) -> Result<(Vec<Rule>, Source, Since), String> {
     let saved = data_dir.join(SAVED_RULES);
     match std::fs::read(&saved) {
         Ok(bytes) => {
-            return from_json(&bytes)
-                .map(|r| (r, Source::Saved(saved.clone())))
+            return from_saved(&bytes)
+                .map(|(r, since)| (r, Source::Saved(saved.clone()), since))
                 .map_err(|e| format!("{}: {e}; fix it or delete it (it holds the rules last set by PUT /alerts/rules)", saved.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(format!("{}: {e}", saved.display())),
     }
     let Some(file) = file else {
-        return Ok((default_rules(), Source::Defaults));
+        return Ok((default_rules(), Source::Defaults, Since::new()));
     };
     if file == Path::new(NO_RULES) {
-        return Ok((Vec::new(), Source::None));
+        return Ok((Vec::new(), Source::None, Since::new()));
     }
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("--alert-rules {}: {e}", file.display()))?;
     from_toml(&text)
-        .map(|r| (r, Source::File(file.to_owned())))
+        .map(|r| (r, Source::File(file.to_owned()), Since::new()))
         .map_err(|e| format!("--alert-rules {}: {e}", file.display()))
 }
 

@@ -158,15 +158,30 @@ pub(super) fn job(count: u64, seed: u64) -> Job {
                     None => return error(500, "a generated record could not be encoded"),
                 }
             }
-            match rs
-                .handoff
-                .submit_blocking(now, batch.iter().map(Vec::as_slice))
-            {
-                Ok(ticket) => {
-                    first.get_or_insert(ticket.first);
-                    last = Some(ticket);
+            // Through the alert feed, so the rules count these records as
+            // they count ingested ones; while the write queue is full, wait
+            // for the previous batch to be durable (or a moment) and retry.
+            let rules = rs.alert_feed.rules();
+            loop {
+                match rs
+                    .alert_feed
+                    .submit(&rs.handoff, now, &batch, rules.as_ref())
+                {
+                    Ok(ticket) => {
+                        first.get_or_insert(ticket.first);
+                        last = Some(ticket);
+                        break;
+                    }
+                    Err(SubmitError::Busy) => match last {
+                        Some(t) if t.last > rs.handoff.durable() => {
+                            if let Err(e) = rs.handoff.wait_durable(t) {
+                                return refused_midway(e, first, count - left);
+                            }
+                        }
+                        _ => std::thread::sleep(std::time::Duration::from_millis(1)),
+                    },
+                    Err(e) => return refused_midway(AppendError::Submit(e), first, count - left),
                 }
-                Err(e) => return refused_midway(e, first, count - left),
             }
             left -= batch.len() as u64;
         }

@@ -37,6 +37,8 @@ pub struct ReadSide {
     pub queries: AtomicU64,
     /// The daemon's histograms.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where `/simulate` notes the records alert rules select.
+    pub alert_feed: crate::alerts::feed::Feed,
 }
 
 impl ReadSide {

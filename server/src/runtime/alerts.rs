@@ -19,7 +19,7 @@ use spool_core::record::Lsn;
 use spool_core::time::{Instant, Now};
 
 use super::Server;
-use crate::alerts::engine::Engine;
+use crate::alerts::engine::{alert_clock, Engine};
 use crate::alerts::record::{alert_entry, alert_json, alert_line};
 use crate::alerts::rules::{self, Source};
 use crate::app::reply::{self, Reply};
@@ -40,12 +40,15 @@ pub(super) struct AlertState {
     waiting: VecDeque<Vec<u8>>,
     pub(super) counters: AlertCounters,
     pub(super) webhook: Option<super::webhook::WebhookLink>,
+    /// When each rule set by `PUT` was put in force (saved with the rules).
+    since: rules::Since,
 }
 
 impl AlertState {
     pub(super) fn new(
         engine: Engine,
         source: &Source,
+        since: rules::Since,
         webhook: Option<super::webhook::WebhookLink>,
     ) -> AlertState {
         let rules: Vec<Rule> = engine.rules().cloned().collect();
@@ -60,6 +63,7 @@ impl AlertState {
             stored: VecDeque::new(),
             waiting: VecDeque::new(),
             webhook,
+            since,
         }
     }
 }
@@ -67,7 +71,7 @@ impl AlertState {
 /// The stored alert for `rule` firing with `fired`, as a payload.
 fn payload(rule: &Rule, fired: &Fired, now: Now, at_start: bool) -> Option<Vec<u8>> {
     let wall = now.wall.0;
-    let first_at = wall.saturating_sub(now.mono.nanos_since(fired.first_at));
+    let first_at = wall.saturating_sub(alert_clock(now.mono).nanos_since(fired.first_at));
     alert_entry(rule, fired, first_at, wall, at_start)
         .encode()
         .ok()
@@ -82,9 +86,7 @@ impl Server {
         at: Instant,
         payloads: &[Vec<u8>],
     ) {
-        self.alerts
-            .engine
-            .submitted(first, epoch, at, payloads.iter().map(Vec::as_slice));
+        self.alerts.engine.submitted(first, epoch, at, payloads);
     }
 
     /// Everything up to `upto` is durable: announce the alerts stored,
@@ -196,7 +198,20 @@ impl Server {
     /// `PUT /alerts/rules`: saved first (so a restart keeps what was
     /// answered), then in force.
     pub(super) fn set_rules(&mut self, rules: Vec<Rule>) -> Reply {
-        if let Err(e) = rules::save(&self.cfg.data_dir, &rules) {
+        // A rule unchanged in every field keeps its window, and so the
+        // time it was put in force; any other is in force from now.
+        let wall = crate::clock::wall().0;
+        let mut since = rules::Since::new();
+        for r in &rules {
+            if self.alerts.engine.rules().any(|old| old == r) {
+                if let Some(&t) = self.alerts.since.get(&r.name) {
+                    since.insert(r.name.clone(), t);
+                }
+            } else {
+                since.insert(r.name.clone(), wall);
+            }
+        }
+        if let Err(e) = rules::save(&self.cfg.data_dir, &rules, &since) {
             return reply::error(
                 500,
                 &format!(
@@ -209,14 +224,20 @@ impl Server {
             // Checked by the handler already; kept for the message.
             return reply::error(400, &e.to_string());
         }
+        let (generation, selector) = self.alerts.engine.selector();
+        self.pool
+            .read_side()
+            .alert_feed
+            .set_rules(generation, selector.clone());
         self.alerts.rules_json = rules::to_json(&rules);
+        self.alerts.since = since;
         self.alerts.source = Source::Saved(self.cfg.data_dir.join(rules::SAVED_RULES)).to_string();
         self.alerts.counters.rules = rules.len();
         eprintln!(
             "spool: alert rules replaced by PUT /alerts/rules: {} rules",
             rules.len()
         );
-        let mut body = b"{\"saved\":true,".to_vec();
+        let mut body = b"{\n  \"saved\": true,".to_vec();
         let json = &self.alerts.rules_json;
         body.extend_from_slice(json.get(1..).unwrap_or_default());
         Reply::json(200, body)

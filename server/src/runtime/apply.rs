@@ -237,7 +237,17 @@ impl Server {
     /// failures and retention deletions.
     pub(super) fn on_log_events(&mut self, now: Instant) {
         let mut events = Vec::new();
-        self.log.handoff().take_events(&mut events);
+        let mut noted = Vec::new();
+        // Records `/simulate` submitted are noted before the events that
+        // may make them durable (see `alerts::feed`).
+        let handoff = self.log.handoff();
+        self.pool
+            .read_side()
+            .alert_feed
+            .take_then(&mut noted, || handoff.take_events(&mut events));
+        for n in noted {
+            self.alerts.engine.noted(n);
+        }
         for ev in events {
             match ev {
                 Event::Durable(upto) => {

@@ -141,7 +141,10 @@ pub enum StartError {
     Bind(std::net::SocketAddr, io::Error),
     /// Polling or signal set-up failed.
     Io(io::Error),
-    /// The alert rules or the webhook cannot be used.
+    /// The alert rules are unreadable or invalid (a configuration
+    /// mistake: a restart cannot fix it).
+    Rules(String),
+    /// The alert windows cannot be rebuilt, or the webhook's host resolved.
     Alerts(String),
 }
 
@@ -157,7 +160,7 @@ impl std::fmt::Display for StartError {
                 write!(f, "cannot listen on {addr}: {e}; choose another address with --listen")
             }
             StartError::Io(e) => write!(f, "{e}"),
-            StartError::Alerts(e) => write!(f, "{e}"),
+            StartError::Rules(e) | StartError::Alerts(e) => write!(f, "{e}"),
         }
     }
 }
@@ -200,6 +203,7 @@ impl Server {
                 request_seconds: Histogram::new(LATENCY_BOUNDS),
                 log: log_metrics,
             }),
+            alert_feed: Default::default(),
         });
         // Index what the log holds before the first query needs it.
         if let Err(e) = read.current_catalog() {
@@ -216,6 +220,12 @@ impl Server {
         .map_err(StartError::Io)?;
         report_recovery(&log);
         let (alerts, missed) = start_alerts(&cfg, &log)?;
+        {
+            let (generation, selector) = alerts.engine.selector();
+            pool.read_side()
+                .alert_feed
+                .set_rules(generation, selector.clone());
+        }
         let mut listener =
             TcpListener::bind(cfg.listen).map_err(|e| StartError::Bind(cfg.listen, e))?;
         // mio binds with a backlog of 128; a burst of connects (producers
@@ -567,8 +577,8 @@ fn start_alerts(
     log: &Log,
 ) -> Result<(alerts::AlertState, Vec<(usize, spool_core::alert::Fired)>), StartError> {
     use crate::alerts::{engine::Engine, restore, rules, webhook as hook};
-    let (list, source) =
-        rules::load(&cfg.data_dir, cfg.alert_rules.as_deref()).map_err(StartError::Alerts)?;
+    let (list, source, since) =
+        rules::load(&cfg.data_dir, cfg.alert_rules.as_deref()).map_err(StartError::Rules)?;
     if let (rules::Source::Saved(saved), Some(file)) = (&source, &cfg.alert_rules) {
         eprintln!(
             "spool: --alert-rules {} is not used: the rules last set by PUT /alerts/rules ({}) are; delete that file to use --alert-rules",
@@ -577,18 +587,19 @@ fn start_alerts(
         );
     }
     let mut engine =
-        Engine::new(list).map_err(|e| StartError::Alerts(format!("alert rules: {e}")))?;
+        Engine::new(list).map_err(|e| StartError::Rules(format!("alert rules: {e}")))?;
     let now = spool_core::time::Now {
         mono: clock::mono(),
         wall: clock::wall(),
     };
-    let restored = restore::rebuild(&mut engine, log, now).map_err(|e| {
+    let restored = restore::rebuild(&mut engine, log, now, &since).map_err(|e| {
         StartError::Alerts(format!("rebuilding the alert windows from the log: {e}"))
     })?;
     eprintln!(
-        "spool: {} alert rules from {source}; windows rebuilt from {} records, {} cooldowns restored",
+        "spool: {} alert rules from {source}; windows rebuilt from {} records ({} counted again), {} cooldowns restored",
         engine.rules().count(),
         restored.records,
+        restored.counted,
         restored.cooldowns
     );
     let link = match &cfg.alert_webhook {
@@ -624,5 +635,8 @@ fn start_alerts(
         }
     };
     let missed = restored.missed;
-    Ok((alerts::AlertState::new(engine, &source, link), missed))
+    Ok((
+        alerts::AlertState::new(engine, &source, since, link),
+        missed,
+    ))
 }
