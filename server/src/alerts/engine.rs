@@ -194,7 +194,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spool_core::entry::Entry;
+    use spool_core::entry::{Entry, Level};
 
     fn rule(name: &str, threshold: u32) -> Rule {
         Rule {
@@ -235,13 +235,13 @@ mod tests {
         let err = payload(Level::Error);
         let info = payload(Level::Info);
         let at = Instant::from_nanos(5);
-        e.submitted(Lsn(1), 0, at, [err.as_slice(), info.as_slice()]);
+        e.submitted(Lsn(1), 0, at, &[err.clone(), info.clone()]);
         assert_eq!(e.pending(), 1, "the INFO record is selected by no rule");
         // Refused: ids 3..=3 of epoch 0.
-        e.submitted(Lsn(3), 0, at, [err.as_slice()]);
+        e.submitted(Lsn(3), 0, at, std::slice::from_ref(&err));
         e.rejected(Lsn(3), Lsn(3), 0);
         assert!(fires(&mut e, 10).is_empty(), "one durable ERROR is below 2");
-        e.submitted(Lsn(3), 1, at, [err.as_slice()]);
+        e.submitted(Lsn(3), 1, at, std::slice::from_ref(&err));
         assert!(fires(&mut e, 2).is_empty(), "not durable yet");
         assert_eq!(fires(&mut e, 3), vec![("two".into(), 1, 3)]);
     }
@@ -251,9 +251,9 @@ mod tests {
         let mut e = Engine::new(vec![rule("a", 2), rule("b", 2)]).expect("valid");
         let err = payload(Level::Error);
         let at = Instant::from_nanos(5);
-        e.submitted(Lsn(1), 0, at, [err.as_slice()]);
+        e.submitted(Lsn(1), 0, at, std::slice::from_ref(&err));
         assert!(fires(&mut e, 1).is_empty());
-        e.submitted(Lsn(2), 0, at, [err.as_slice()]);
+        e.submitted(Lsn(2), 0, at, std::slice::from_ref(&err));
         // "b" changes (a new threshold): it starts again; "a" keeps its
         // first record and the pending second.
         e.replace(vec![rule("b", 3), rule("a", 2)]).expect("valid");
