@@ -170,6 +170,13 @@ fn a_rule_set_is_checked_as_a_whole_naming_the_rule_and_the_field() {
             },
             RuleField::Name,
         ),
+        (
+            Rule {
+                name: "safe\u{202E}txt.exe".into(),
+                ..rule(1, S, 0)
+            },
+            RuleField::Name,
+        ),
         (rule(0, S, 0), RuleField::Threshold),
         (rule(MAX_THRESHOLD + 1, S, 0), RuleField::Threshold),
         (rule(1, 0, 0), RuleField::Window),

@@ -113,6 +113,14 @@ impl Rule {
         if name.chars().any(char::is_control) {
             return Err((RuleField::Name, "holds a control character"));
         }
+        // Bidirectional controls can make a name read as another one on
+        // a terminal or in a chat message.
+        if name
+            .chars()
+            .any(|c| matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        {
+            return Err((RuleField::Name, "holds a bidirectional control character"));
+        }
         if let Some(s) = &self.service {
             if s.is_empty() || s.len() > MAX_TEXT {
                 return Err((

@@ -261,4 +261,37 @@ mod tests {
         assert!(e.replace(vec![rule("x", 0)]).is_err());
         assert_eq!(e.rules().count(), 2, "a refused set changes nothing");
     }
+
+    #[test]
+    fn records_noted_from_another_thread_count_in_id_order_under_their_rule_set() {
+        let mut e = Engine::new(vec![rule("two", 2)]).expect("valid");
+        let err = payload(Level::Error);
+        let at = Instant::from_nanos(5);
+        // The loop's own submission (id 3) before a /simulate batch (ids 1..=2)
+        // is noted: pending stays in id order.
+        e.submitted(Lsn(3), 0, at, std::slice::from_ref(&err));
+        let (generation, _) = e.selector();
+        e.noted(Noted {
+            first: Lsn(1),
+            epoch: 0,
+            at,
+            generation,
+            selected: vec![(0, vec![0]), (1, vec![0])],
+        });
+        assert_eq!(fires(&mut e, 2), vec![("two".into(), 1, 2)]);
+        // Selections made under a replaced rule set are dropped.
+        e.replace(vec![rule("two", 3)]).expect("valid");
+        e.noted(Noted {
+            first: Lsn(10),
+            epoch: 0,
+            at,
+            generation,
+            selected: vec![(0, vec![0])],
+        });
+        assert_eq!(
+            e.pending(),
+            0,
+            "id 3 was selected by the old rule; 10 by a stale set"
+        );
+    }
 }

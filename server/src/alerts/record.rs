@@ -65,8 +65,15 @@ pub fn alert_entry(
     at_start: bool,
 ) -> Entry {
     let mut message = format!(
-        "{}: {} records at {} or above",
-        rule.name, fired.count, rule.min_level
+        "{}: {} {} at {} or above",
+        rule.name,
+        fired.count,
+        if fired.count == 1 {
+            "record"
+        } else {
+            "records"
+        },
+        rule.min_level
     );
     if let Some(s) = &rule.service {
         message.push_str(&format!(" of service {s:?}"));
