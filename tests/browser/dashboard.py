@@ -532,6 +532,13 @@ def run(args):
         page.js("document.querySelector('#alerts li[data-rule]').click()")
         check(page.js("return document.querySelector('#alerts li.active') !== null"), "6. clicking the alert selects it")
         screenshot(page, f"{args.artifacts}/dashboard-alert.png")
+        # A page opened later lists the stored alert (GET /alerts), once.
+        driver.refresh()
+        page.wait_live("6. after a reload")
+        wait_until("6. after a reload the panel lists the stored alert",
+                   lambda: ((page.text("#alerts") or "").count("Disk trouble:") == 1, page.text("#alerts")))
+        marked = page.js("return [...document.querySelectorAll('#records > .row.trig')].map(r => r.dataset.id)")
+        check(sorted(marked) == sorted(trig), f"6. after a reload, highlighted rows {marked}, triggering {trig}")
         log("6. ok: the alert is shown and its records highlighted")
 
         check_network(page, daemon, seen_urls)
