@@ -29,6 +29,9 @@ pub fn alert_clock(mono: Instant) -> Instant {
     mono.add_nanos(CLOCK_OFFSET_NS)
 }
 
+/// Rule sets replaced whose index moves are kept for late notes.
+const MAX_MOVES: usize = 8;
+
 /// A submitted record some rule selects, not yet durable.
 struct Selected {
     id: Lsn,
@@ -43,6 +46,9 @@ pub struct Engine {
     alerts: Alerts,
     /// Counts rule sets put in force (for [`Noted::generation`]).
     generation: u64,
+    /// For the last few rule sets replaced: (the generation replaced, old
+    /// index → new index), to carry notes made under them over.
+    moves: VecDeque<(u64, Vec<Option<u16>>)>,
     pending: VecDeque<Selected>,
     scratch: Vec<u16>,
 }
@@ -54,6 +60,7 @@ impl Engine {
         Ok(Engine {
             alerts,
             generation: 0,
+            moves: VecDeque::new(),
             pending: VecDeque::new(),
             scratch: Vec::new(),
         })
@@ -79,6 +86,10 @@ impl Engine {
     /// stay counted by them. Other rules start empty.
     pub fn replace(&mut self, rules: Vec<Rule>) -> Result<(), RuleError> {
         let moved = self.alerts.replace(rules)?;
+        self.moves.push_back((self.generation, moved.clone()));
+        if self.moves.len() > MAX_MOVES {
+            self.moves.pop_front();
+        }
         self.generation += 1;
         for s in &mut self.pending {
             s.rules = s
@@ -112,13 +123,26 @@ impl Engine {
     }
 
     /// Records submitted elsewhere (see [`super::feed`]): inserted in id
-    /// order. Selections made under another rule set are dropped.
+    /// order. Selections made under an earlier rule set count for the
+    /// rules of it still in force (unchanged), as for records already
+    /// pending when the set was replaced; made under one more than
+    /// [`MAX_MOVES`] sets ago, they are dropped.
     pub fn noted(&mut self, n: Noted) {
-        if n.generation != self.generation {
-            return;
-        }
         let at = alert_clock(n.at);
-        for (offset, rules) in n.selected {
+        for (offset, mut rules) in n.selected {
+            for (generation, moved) in &self.moves {
+                if *generation >= n.generation {
+                    rules = rules
+                        .iter()
+                        .filter_map(|&r| moved.get(usize::from(r)).copied().flatten())
+                        .collect();
+                }
+            }
+            let known = n.generation == self.generation
+                || self.moves.front().is_some_and(|(g, _)| *g <= n.generation);
+            if rules.is_empty() || !known {
+                continue;
+            }
             let s = Selected {
                 id: Lsn(n.first.0 + u64::from(offset)),
                 epoch: n.epoch,
@@ -291,7 +315,24 @@ mod tests {
         assert_eq!(
             e.pending(),
             0,
-            "id 3 was selected by the old rule; 10 by a stale set"
+            "id 3 was selected by the old rule; 10 by a changed one"
+        );
+
+        // A note made before a PUT that left its rule unchanged still counts.
+        let mut e = Engine::new(vec![rule("a", 2), rule("b", 2)]).expect("valid");
+        let (generation, _) = e.selector();
+        e.replace(vec![rule("b", 5), rule("a", 2)]).expect("valid");
+        e.noted(Noted {
+            first: Lsn(1),
+            epoch: 0,
+            at,
+            generation,
+            selected: vec![(0, vec![0, 1]), (1, vec![0, 1])],
+        });
+        assert_eq!(
+            fires(&mut e, 2),
+            vec![("a".into(), 1, 2)],
+            "a moved to index 1"
         );
     }
 }

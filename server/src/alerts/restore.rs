@@ -91,6 +91,11 @@ pub fn rebuild(
             continue;
         };
         if let Some(a) = stored_alert(&entry) {
+            // An alert of an older rule of the same name (replaced by PUT
+            // since) says nothing of this one.
+            if since.get(&a.rule).is_some_and(|&s| a.fired_ns < s) {
+                continue;
+            }
             if let Some(i) = engine.position(&a.rule) {
                 last.insert(i, a.last_id);
                 engine.fired_at(i, place(a.fired_ns));
