@@ -141,6 +141,16 @@ impl Alerts {
         self.windows.get_mut(index)?.observe(at, id)
     }
 
+    /// Rule `index`'s window.
+    pub fn window(&self, index: usize) -> Option<&RuleWindow> {
+        self.windows.get(index)
+    }
+
+    /// Rule `index`'s window, to restore it.
+    pub fn window_mut(&mut self, index: usize) -> Option<&mut RuleWindow> {
+        self.windows.get_mut(index)
+    }
+
     /// Restores rule `index`'s cooldown: it fired at `at` ([`RuleWindow::fired_at`]).
     pub fn fired_at(&mut self, index: usize, at: Instant) {
         if let Some(window) = self.windows.get_mut(index) {

@@ -84,4 +84,28 @@ impl RuleWindow {
     pub fn fired_at(&mut self, at: Instant) {
         self.quiet_until = Some(at.add_nanos(self.cooldown_ns));
     }
+
+    /// The arrivals held, oldest first, and the end of the cooldown: the
+    /// whole state, to save it ([`RuleWindow::restore`] puts it back).
+    pub fn state(&self) -> (impl Iterator<Item = (Instant, Lsn)> + '_, Option<Instant>) {
+        (self.arrivals.iter().copied(), self.quiet_until)
+    }
+
+    /// Puts back a state [`RuleWindow::state`] gave (arrivals oldest
+    /// first; at most the threshold, the newest kept).
+    pub fn restore(
+        &mut self,
+        arrivals: impl IntoIterator<Item = (Instant, Lsn)>,
+        quiet_until: Option<Instant>,
+    ) {
+        self.arrivals.clear();
+        for a in arrivals {
+            if self.arrivals.len() == self.threshold {
+                self.arrivals.pop_front();
+            }
+            // Cannot fail: at most threshold - 1 are held here.
+            let _ = self.arrivals.push_back(a);
+        }
+        self.quiet_until = quiet_until;
+    }
 }

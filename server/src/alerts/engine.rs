@@ -14,8 +14,9 @@ use std::collections::VecDeque;
 use spool_core::alert::{Alerts, Fired, Rule, RuleError, Selector};
 use spool_core::entry::EntryRef;
 use spool_core::record::Lsn;
-use spool_core::time::Instant;
+use spool_core::time::{Instant, Now};
 
+use super::checkpoint::SavedWindow;
 use super::feed::{select, Noted};
 use super::record;
 
@@ -51,6 +52,10 @@ pub struct Engine {
     moves: VecDeque<(u64, Vec<Option<u16>>)>,
     pending: VecDeque<Selected>,
     scratch: Vec<u16>,
+    /// Every record up to this id was evaluated.
+    through: Lsn,
+    /// Windows changed since the last [`Engine::saved`].
+    dirty: bool,
 }
 
 impl Engine {
@@ -61,6 +66,8 @@ impl Engine {
             alerts,
             generation: 0,
             moves: VecDeque::new(),
+            through: Lsn(0),
+            dirty: false,
             pending: VecDeque::new(),
             scratch: Vec::new(),
         })
@@ -86,6 +93,7 @@ impl Engine {
     /// stay counted by them. Other rules start empty.
     pub fn replace(&mut self, rules: Vec<Rule>) -> Result<(), RuleError> {
         let moved = self.alerts.replace(rules)?;
+        self.dirty = true;
         self.moves.push_back((self.generation, moved.clone()));
         if self.moves.len() > MAX_MOVES {
             self.moves.pop_front();
@@ -161,10 +169,14 @@ impl Engine {
     /// Every record up to `upto` is durable: each rule counts the ones it
     /// selected; `fire` gets every alert, in id order.
     pub fn durable(&mut self, upto: Lsn, mut fire: impl FnMut(&Rule, Fired)) {
+        if upto > self.through {
+            self.through = upto;
+        }
         while self.pending.front().is_some_and(|s| s.id <= upto) {
             let Some(s) = self.pending.pop_front() else {
                 break;
             };
+            self.dirty = true;
             for &r in &s.rules {
                 let r = usize::from(r);
                 if let Some(f) = self.alerts.count(r, s.at, s.id) {
@@ -207,6 +219,61 @@ impl Engine {
     /// its cooldown).
     pub fn fired_at(&mut self, index: usize, at: Instant) {
         self.alerts.fired_at(index, at);
+    }
+
+    /// Whether the windows changed since the last [`Engine::saved`].
+    pub fn dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Every record up to this id was evaluated.
+    pub fn through(&self) -> Lsn {
+        self.through
+    }
+
+    /// Each rule's window as of `now`, arrival times on the wall clock
+    /// (for [`super::checkpoint`]); clears [`Engine::dirty`].
+    pub fn saved(&mut self, now: Now) -> Vec<SavedWindow> {
+        self.dirty = false;
+        let clock_now = alert_clock(now.mono);
+        let wall = |at: Instant| {
+            if at <= clock_now {
+                now.wall.0.saturating_sub(clock_now.nanos_since(at))
+            } else {
+                now.wall.0.saturating_add(at.nanos_since(clock_now))
+            }
+        };
+        self.alerts
+            .rules()
+            .enumerate()
+            .filter_map(|(i, rule)| {
+                let (arrivals, quiet) = self.alerts.window(i)?.state();
+                Some(SavedWindow {
+                    rule: rule.clone(),
+                    arrivals: arrivals.map(|(at, id)| (wall(at), id)).collect(),
+                    quiet_until_ns: quiet.map(wall),
+                })
+            })
+            .collect()
+    }
+
+    /// Puts back rule `index`'s window as [`Engine::saved`] gave it, the
+    /// wall-clock times placed on the windows' clock as of `now`.
+    pub fn restore_window(&mut self, index: usize, saved: &SavedWindow, now: Now) {
+        let clock_now = alert_clock(now.mono);
+        let place = |ns: u64| {
+            if ns <= now.wall.0 {
+                Instant::from_nanos(clock_now.as_nanos().saturating_sub(now.wall.0 - ns))
+            } else {
+                clock_now.add_nanos(ns - now.wall.0)
+            }
+        };
+        if let Some(w) = self.alerts.window_mut(index) {
+            w.restore(
+                saved.arrivals.iter().map(|&(t, id)| (place(t), id)),
+                saved.quiet_until_ns.map(place),
+            );
+        }
     }
 
     /// Selected records waiting to be durable.

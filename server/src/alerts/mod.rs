@@ -11,10 +11,15 @@
 //!   windows too.
 //! - [`record`]: a fired alert as a log record of service `spool`, and
 //!   the JSON object it is delivered as.
-//! - [`restore`]: start-up rebuilds windows and cooldowns from the log.
+//! - [`checkpoint`]: the windows saved as they are (once a second while
+//!   they change, and at shutdown), so a restart puts them back by arrival
+//!   time.
+//! - [`restore`]: start-up puts the windows and cooldowns back, from the
+//!   checkpoint and the log.
 //! - [`webhook`]: delivery to `--alert-webhook URL` as a state machine
 //!   without IO: bounded queue, retries with backoff and jitter, counters.
 
+pub mod checkpoint;
 pub mod engine;
 pub mod feed;
 pub mod record;

@@ -19,14 +19,18 @@ use spool_core::record::Lsn;
 use spool_core::time::{Instant, Now};
 
 use super::Server;
+use crate::alerts::checkpoint::{self, Saved};
 use crate::alerts::engine::{alert_clock, Engine};
 use crate::alerts::record::{alert_entry, alert_json, alert_line};
+use crate::alerts::restore::Restored;
 use crate::alerts::rules::{self, Source};
 use crate::app::reply::{self, Reply};
 use crate::app::AlertCounters;
 
 /// Most alerts waiting to be stored (the write queue was full).
 const MAX_WAITING: usize = 1024;
+/// Windows that changed are saved at most this often.
+const CHECKPOINT_EVERY_NS: u64 = 1_000_000_000;
 
 /// The runtime's alert state.
 pub(super) struct AlertState {
@@ -42,6 +46,10 @@ pub(super) struct AlertState {
     pub(super) webhook: Option<super::webhook::WebhookLink>,
     /// When each rule set by `PUT` was put in force (saved with the rules).
     since: rules::Since,
+    /// When the windows were last saved (`alerts::checkpoint`).
+    saved_at: Option<Instant>,
+    /// The last save failed (reported once).
+    checkpoint_failed: bool,
 }
 
 impl AlertState {
@@ -64,6 +72,8 @@ impl AlertState {
             waiting: VecDeque::new(),
             webhook,
             since,
+            saved_at: None,
+            checkpoint_failed: false,
         }
     }
 }
@@ -117,8 +127,12 @@ impl Server {
 
     /// Alerts found at start-up (their records durable before the stop,
     /// the alert never stored).
-    pub(super) fn raise_missed(&mut self, missed: &[(usize, Fired)], now: Now) {
-        for (index, f) in missed {
+    pub(super) fn raise_missed(&mut self, restored: &Restored, now: Now) {
+        for p in &restored.unstored {
+            self.alerts.counters.fired += 1;
+            self.store_alert(p.clone(), now);
+        }
+        for (index, f) in &restored.missed {
             let Some(rule) = self.alerts.engine.rule(*index) else {
                 continue;
             };
@@ -241,6 +255,56 @@ impl Server {
         let json = &self.alerts.rules_json;
         body.extend_from_slice(json.get(1..).unwrap_or_default());
         Reply::json(200, body)
+    }
+
+    /// Saves the windows (`alerts::checkpoint`) when they changed and a
+    /// second has passed since the last save, or at once with `last` (at
+    /// shutdown: then synced). A failure is reported once; the next start
+    /// then rebuilds from the log alone.
+    pub(super) fn alerts_checkpoint(&mut self, now: Now, last: bool) {
+        if !last
+            && (!self.alerts.engine.dirty()
+                || self
+                    .alerts
+                    .saved_at
+                    .is_some_and(|t| now.mono.nanos_since(t) < CHECKPOINT_EVERY_NS))
+        {
+            return;
+        }
+        self.alerts.saved_at = Some(now.mono);
+        let unstored = self
+            .alerts
+            .stored
+            .iter()
+            .map(|(_, _, p)| p.clone())
+            .chain(self.alerts.waiting.iter().cloned())
+            .collect();
+        let saved = Saved {
+            written_ns: now.wall.0,
+            through: self.alerts.engine.through(),
+            windows: self.alerts.engine.saved(now),
+            unstored,
+        };
+        match checkpoint::save(&self.cfg.data_dir, &saved, last) {
+            Ok(()) => self.alerts.checkpoint_failed = false,
+            Err(e) if !self.alerts.checkpoint_failed => {
+                self.alerts.checkpoint_failed = true;
+                eprintln!("spool: could not save the alert windows in {}: {e}; a restart rebuilds them from the log alone", checkpoint::FILE);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// When the loop must save the windows next, if they changed.
+    pub(super) fn alerts_checkpoint_due(&self) -> Option<Instant> {
+        if !self.alerts.engine.dirty() {
+            return None;
+        }
+        Some(
+            self.alerts
+                .saved_at
+                .map_or(Instant::from_nanos(0), |t| t.add_nanos(CHECKPOINT_EVERY_NS)),
+        )
     }
 
     /// The counters `/stats` and `/metrics` report.

@@ -288,6 +288,7 @@ impl Server {
             wall: clock::wall(),
         };
         server.raise_missed(&missed, now);
+        server.alerts_checkpoint(now, false);
         Ok(server)
     }
 
@@ -349,6 +350,15 @@ impl Server {
             }
             self.pump_live(now);
             self.webhook_turn(now);
+            if self.alerts_checkpoint_due().is_some_and(|at| at <= now) {
+                self.alerts_checkpoint(
+                    spool_core::time::Now {
+                        mono: now,
+                        wall: clock::wall(),
+                    },
+                    false,
+                );
+            }
             self.fire_timers(now);
             if self.finished(now) {
                 break;
@@ -369,6 +379,15 @@ impl Server {
             st.records as f64 / st.syncs.max(1) as f64,
             st.rejected,
             st.segments_deleted
+        );
+        // The alert windows as they are now, so the next start puts them
+        // back by arrival time.
+        self.alerts_checkpoint(
+            spool_core::time::Now {
+                mono: clock::mono(),
+                wall: clock::wall(),
+            },
+            true,
         );
         // Persist what the indexes know, so the next start reads them
         // instead of the segments.
@@ -392,7 +411,8 @@ impl Server {
         }
         let drain = self.draining.map(|since| clock::after(since, DRAIN_LIMIT));
         let hook = self.alerts.webhook.as_ref().and_then(|w| w.deadline());
-        let next = [self.timers.next(), drain, hook]
+        let save = self.alerts_checkpoint_due();
+        let next = [self.timers.next(), drain, hook, save]
             .into_iter()
             .flatten()
             .min();
@@ -575,8 +595,8 @@ fn report_recovery(log: &Log) {
 fn start_alerts(
     cfg: &ServeConfig,
     log: &Log,
-) -> Result<(alerts::AlertState, Vec<(usize, spool_core::alert::Fired)>), StartError> {
-    use crate::alerts::{engine::Engine, restore, rules, webhook as hook};
+) -> Result<(alerts::AlertState, crate::alerts::restore::Restored), StartError> {
+    use crate::alerts::{checkpoint, engine::Engine, restore, rules, webhook as hook};
     let (list, source, since) =
         rules::load(&cfg.data_dir, cfg.alert_rules.as_deref()).map_err(StartError::Rules)?;
     if let (rules::Source::Saved(saved), Some(file)) = (&source, &cfg.alert_rules) {
@@ -592,12 +612,16 @@ fn start_alerts(
         mono: clock::mono(),
         wall: clock::wall(),
     };
-    let restored = restore::rebuild(&mut engine, log, now, &since).map_err(|e| {
-        StartError::Alerts(format!("rebuilding the alert windows from the log: {e}"))
-    })?;
+    let saved = checkpoint::load(&cfg.data_dir);
+    let restored =
+        restore::rebuild(&mut engine, log, now, &since, saved.as_ref()).map_err(|e| {
+            StartError::Alerts(format!("rebuilding the alert windows from the log: {e}"))
+        })?;
     eprintln!(
-        "spool: {} alert rules from {source}; windows rebuilt from {} records ({} counted again), {} cooldowns restored",
+        "spool: {} alert rules from {source}; {} windows restored from {}, the others rebuilt from the log ({} records read, {} counted again, {} cooldowns restored)",
         engine.rules().count(),
+        restored.exact,
+        checkpoint::FILE,
         restored.records,
         restored.counted,
         restored.cooldowns
@@ -634,9 +658,8 @@ fn start_alerts(
             Some(webhook::WebhookLink::new(url.clone(), addr, machine))
         }
     };
-    let missed = restored.missed;
     Ok((
         alerts::AlertState::new(engine, &source, since, link),
-        missed,
+        restored,
     ))
 }

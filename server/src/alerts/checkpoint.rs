@@ -1,0 +1,211 @@
+//! The alert windows saved as they are: each rule's arrival times (as
+//! wall-clock times), its cooldown, the last id evaluated, and the alerts
+//! fired but not yet stored. Written to the data directory's
+//! [`FILE`] about once a second while something changed (a temporary
+//! file, then a rename) and at shutdown (then synced), so a restart puts
+//! the windows back exactly as they were, by arrival time, and only the
+//! records after the last id evaluated (none after a clean stop; about a
+//! second's after a crash) are placed by their own timestamps.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use spool_core::alert::Rule;
+use spool_core::record::Lsn;
+
+use super::rules;
+
+/// The file, in the data directory.
+pub const FILE: &str = "alert-state.json";
+const VERSION: u64 = 1;
+
+/// One rule's window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedWindow {
+    /// The rule, every field (a window is restored only to an equal rule).
+    pub rule: Rule,
+    /// (arrival, wall clock ns; id), oldest first.
+    pub arrivals: Vec<(u64, Lsn)>,
+    /// When its cooldown ends (wall clock ns), if one runs.
+    pub quiet_until_ns: Option<u64>,
+}
+
+/// The saved state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Saved {
+    /// When it was written (wall clock ns).
+    pub written_ns: u64,
+    /// Every record up to this id was evaluated.
+    pub through: Lsn,
+    /// Each rule's window.
+    pub windows: Vec<SavedWindow>,
+    /// Alerts fired whose record was not yet durable: their payloads.
+    pub unstored: Vec<Vec<u8>>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The state as the file's text.
+pub fn to_json(saved: &Saved) -> Vec<u8> {
+    let rule_json: Vec<Rule> = saved.windows.iter().map(|w| w.rule.clone()).collect();
+    let rule_values = match serde_json::from_slice::<Value>(&rules::to_json(&rule_json)) {
+        Ok(Value::Object(mut m)) => match m.remove("rules") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let windows: Vec<Value> = saved
+        .windows
+        .iter()
+        .zip(rule_values)
+        .map(|(w, rule)| {
+            let mut m = Map::new();
+            m.insert("rule".into(), rule);
+            m.insert(
+                "arrivals".into(),
+                Value::Array(
+                    w.arrivals
+                        .iter()
+                        .map(|(t, id)| Value::Array(vec![(*t).into(), id.0.into()]))
+                        .collect(),
+                ),
+            );
+            m.insert(
+                "quiet_until_ns".into(),
+                w.quiet_until_ns.map_or(Value::Null, Value::from),
+            );
+            Value::Object(m)
+        })
+        .collect();
+    let mut doc = Map::new();
+    doc.insert("version".into(), VERSION.into());
+    doc.insert("written_ns".into(), saved.written_ns.into());
+    doc.insert("through".into(), saved.through.0.into());
+    doc.insert("windows".into(), Value::Array(windows));
+    doc.insert(
+        "unstored".into(),
+        Value::Array(saved.unstored.iter().map(|p| hex(p).into()).collect()),
+    );
+    serde_json::to_vec(&Value::Object(doc)).unwrap_or_default()
+}
+
+/// The state in the file's text; `None` if it is not one this build
+/// wrote whole (a torn or foreign file: the rebuild then works from the
+/// log alone).
+pub fn from_json(text: &[u8]) -> Option<Saved> {
+    let Value::Object(doc) = serde_json::from_slice(text).ok()? else {
+        return None;
+    };
+    if doc.get("version")?.as_u64()? != VERSION {
+        return None;
+    }
+    let written_ns = doc.get("written_ns")?.as_u64()?;
+    let through = Lsn(doc.get("through")?.as_u64()?);
+    let mut windows = Vec::new();
+    for w in doc.get("windows")?.as_array()? {
+        let mut one = Map::new();
+        one.insert("rules".into(), Value::Array(vec![w.get("rule")?.clone()]));
+        let rule = rules::from_json(&serde_json::to_vec(&Value::Object(one)).ok()?)
+            .ok()?
+            .pop()?;
+        let arrivals = w
+            .get("arrivals")?
+            .as_array()?
+            .iter()
+            .map(|a| Some((a.get(0)?.as_u64()?, Lsn(a.get(1)?.as_u64()?))))
+            .collect::<Option<Vec<_>>>()?;
+        let quiet_until_ns = match w.get("quiet_until_ns")? {
+            Value::Null => None,
+            v => Some(v.as_u64()?),
+        };
+        windows.push(SavedWindow {
+            rule,
+            arrivals,
+            quiet_until_ns,
+        });
+    }
+    let unstored = doc
+        .get("unstored")?
+        .as_array()?
+        .iter()
+        .map(|p| unhex(p.as_str()?))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Saved {
+        written_ns,
+        through,
+        windows,
+        unstored,
+    })
+}
+
+/// Writes the state: a temporary file renamed over [`FILE`]; with `sync`,
+/// both synced (at shutdown).
+pub fn save(dir: &Path, saved: &Saved, sync: bool) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(&to_json(saved))?;
+    if sync {
+        f.sync_all()?;
+    }
+    drop(f);
+    std::fs::rename(&tmp, dir.join(FILE))?;
+    if sync {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The saved state, if the file is there and whole.
+pub fn load(dir: &Path) -> Option<Saved> {
+    from_json(&std::fs::read(dir.join(FILE)).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spool_core::alert::default_rules;
+
+    #[test]
+    fn the_state_reads_back_as_written_and_a_torn_file_reads_as_none() {
+        let mut rules = default_rules();
+        rules[0].pattern = Some("a \"quoted\" pattern".into());
+        rules[0].ignore_case = true;
+        let saved = Saved {
+            written_ns: 7,
+            through: Lsn(42),
+            windows: vec![
+                SavedWindow {
+                    rule: rules[0].clone(),
+                    arrivals: vec![(1_000, Lsn(3)), (2_000, Lsn(9))],
+                    quiet_until_ns: Some(5_000),
+                },
+                SavedWindow {
+                    rule: rules[1].clone(),
+                    arrivals: Vec::new(),
+                    quiet_until_ns: None,
+                },
+            ],
+            unstored: vec![vec![0, 1, 254, 255]],
+        };
+        let text = to_json(&saved);
+        assert_eq!(from_json(&text), Some(saved));
+        for cut in [0, 1, text.len() / 2, text.len() - 1] {
+            assert_eq!(from_json(&text[..cut]), None, "cut at {cut}");
+        }
+    }
+}
