@@ -59,8 +59,10 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The state as the file's text.
+/// The state as the file's text (written directly: it can hold 256 × 1,024
+/// arrivals).
 pub fn to_json(saved: &Saved) -> Vec<u8> {
+    use std::fmt::Write as _;
     let rule_json: Vec<Rule> = saved.windows.iter().map(|w| w.rule.clone()).collect();
     let rule_values = match serde_json::from_slice::<Value>(&rules::to_json(&rule_json)) {
         Ok(Value::Object(mut m)) => match m.remove("rules") {
@@ -69,39 +71,40 @@ pub fn to_json(saved: &Saved) -> Vec<u8> {
         },
         _ => Vec::new(),
     };
-    let windows: Vec<Value> = saved
-        .windows
-        .iter()
-        .zip(rule_values)
-        .map(|(w, rule)| {
-            let mut m = Map::new();
-            m.insert("rule".into(), rule);
-            m.insert(
-                "arrivals".into(),
-                Value::Array(
-                    w.arrivals
-                        .iter()
-                        .map(|(t, id)| Value::Array(vec![(*t).into(), id.0.into()]))
-                        .collect(),
-                ),
-            );
-            m.insert(
-                "quiet_until_ns".into(),
-                w.quiet_until_ns.map_or(Value::Null, Value::from),
-            );
-            Value::Object(m)
-        })
-        .collect();
-    let mut doc = Map::new();
-    doc.insert("version".into(), VERSION.into());
-    doc.insert("written_ns".into(), saved.written_ns.into());
-    doc.insert("through".into(), saved.through.0.into());
-    doc.insert("windows".into(), Value::Array(windows));
-    doc.insert(
-        "unstored".into(),
-        Value::Array(saved.unstored.iter().map(|p| hex(p).into()).collect()),
+    let arrivals: usize = saved.windows.iter().map(|w| w.arrivals.len()).sum();
+    let mut out = String::with_capacity(256 + arrivals * 32);
+    let _ = write!(
+        out,
+        "{{\"version\":{VERSION},\"written_ns\":{},\"through\":{},\"windows\":[",
+        saved.written_ns, saved.through.0
     );
-    serde_json::to_vec(&Value::Object(doc)).unwrap_or_default()
+    for (i, (w, rule)) in saved.windows.iter().zip(&rule_values).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{{\"rule\":{rule},\"arrivals\":[");
+        for (k, (t, id)) in w.arrivals.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "[{t},{}]", id.0);
+        }
+        match w.quiet_until_ns {
+            Some(q) => {
+                let _ = write!(out, "],\"quiet_until_ns\":{q}}}");
+            }
+            None => out.push_str("],\"quiet_until_ns\":null}"),
+        }
+    }
+    out.push_str("],\"unstored\":[");
+    for (i, p) in saved.unstored.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{}\"", hex(p));
+    }
+    out.push_str("]}");
+    out.into_bytes()
 }
 
 /// The state in the file's text; `None` if it is not one this build
@@ -168,6 +171,110 @@ pub fn save(dir: &Path, saved: &Saved, sync: bool) -> std::io::Result<()> {
         File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Writes checkpoints on a thread of its own, so the event loop only
+/// copies the state (the text of 256 full windows takes milliseconds to
+/// make). The newest state handed over replaces one not yet written.
+pub struct Writer {
+    shared: std::sync::Arc<(std::sync::Mutex<Slot>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    next: Option<(Saved, bool)>,
+    closing: bool,
+}
+
+impl Writer {
+    /// A writer of `dir`/[`FILE`]. A failed write is reported on stderr
+    /// (once until one succeeds); the next start then works from the log.
+    pub fn start(dir: &Path) -> std::io::Result<Writer> {
+        let shared = std::sync::Arc::new((
+            std::sync::Mutex::new(Slot::default()),
+            std::sync::Condvar::new(),
+        ));
+        let theirs = shared.clone();
+        let dir = dir.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("spool-alert-state".into())
+            .spawn(move || {
+                let (lock, wake) = &*theirs;
+                let mut failed = false;
+                loop {
+                    let (saved, sync) = {
+                        let mut slot = match lock.lock() {
+                            Ok(g) => g,
+                            Err(p) => p.into_inner(),
+                        };
+                        loop {
+                            if let Some(next) = slot.next.take() {
+                                break next;
+                            }
+                            if slot.closing {
+                                return;
+                            }
+                            slot = match wake.wait(slot) {
+                                Ok(g) => g,
+                                Err(p) => p.into_inner(),
+                            };
+                        }
+                    };
+                    match save(&dir, &saved, sync) {
+                        Ok(()) => failed = false,
+                        Err(e) if !failed => {
+                            failed = true;
+                            eprintln!("spool: could not save the alert windows in {FILE}: {e}; a restart rebuilds them from the log alone");
+                        }
+                        Err(_) => {}
+                    }
+                }
+            })?;
+        Ok(Writer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands `saved` over to be written (replacing one not yet written).
+    pub fn write(&self, saved: Saved) {
+        let (lock, wake) = &*self.shared;
+        let mut slot = match lock.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        slot.next = Some((saved, false));
+        wake.notify_one();
+    }
+
+    /// Writes `saved` synced, after anything handed over before, and
+    /// returns once it is on disk (shutdown).
+    pub fn finish(mut self, saved: Saved) {
+        {
+            let (lock, wake) = &*self.shared;
+            let mut slot = match lock.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            slot.next = Some((saved, true));
+            slot.closing = true;
+            wake.notify_one();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.shared;
+        if let Ok(mut slot) = lock.lock() {
+            slot.closing = true;
+        }
+        wake.notify_one();
+    }
 }
 
 /// The saved state, if the file is there and whole.

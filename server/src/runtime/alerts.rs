@@ -48,8 +48,8 @@ pub(super) struct AlertState {
     since: rules::Since,
     /// When the windows were last saved (`alerts::checkpoint`).
     saved_at: Option<Instant>,
-    /// The last save failed (reported once).
-    checkpoint_failed: bool,
+    /// Writes them, off the loop (`None` once shut down).
+    writer: Option<checkpoint::Writer>,
 }
 
 impl AlertState {
@@ -58,6 +58,7 @@ impl AlertState {
         source: &Source,
         since: rules::Since,
         webhook: Option<super::webhook::WebhookLink>,
+        writer: checkpoint::Writer,
     ) -> AlertState {
         let rules: Vec<Rule> = engine.rules().cloned().collect();
         AlertState {
@@ -73,7 +74,7 @@ impl AlertState {
             webhook,
             since,
             saved_at: None,
-            checkpoint_failed: false,
+            writer: Some(writer),
         }
     }
 }
@@ -257,17 +258,17 @@ impl Server {
         Reply::json(200, body)
     }
 
-    /// Saves the windows (`alerts::checkpoint`) when they changed and a
-    /// second has passed since the last save, or at once with `last` (at
-    /// shutdown: then synced). A failure is reported once; the next start
-    /// then rebuilds from the log alone.
+    /// Saves the windows (`alerts::checkpoint`, written off the loop) when
+    /// they changed and a second has passed since the last save, or at
+    /// once with `last` (at shutdown: synced, and waited for).
     pub(super) fn alerts_checkpoint(&mut self, now: Now, last: bool) {
-        if !last
-            && (!self.alerts.engine.dirty()
-                || self
-                    .alerts
-                    .saved_at
-                    .is_some_and(|t| now.mono.nanos_since(t) < CHECKPOINT_EVERY_NS))
+        if self.alerts.writer.is_none()
+            || !last
+                && (!self.alerts.engine.dirty()
+                    || self
+                        .alerts
+                        .saved_at
+                        .is_some_and(|t| now.mono.nanos_since(t) < CHECKPOINT_EVERY_NS))
         {
             return;
         }
@@ -285,13 +286,12 @@ impl Server {
             windows: self.alerts.engine.saved(now),
             unstored,
         };
-        match checkpoint::save(&self.cfg.data_dir, &saved, last) {
-            Ok(()) => self.alerts.checkpoint_failed = false,
-            Err(e) if !self.alerts.checkpoint_failed => {
-                self.alerts.checkpoint_failed = true;
-                eprintln!("spool: could not save the alert windows in {}: {e}; a restart rebuilds them from the log alone", checkpoint::FILE);
+        if last {
+            if let Some(w) = self.alerts.writer.take() {
+                w.finish(saved);
             }
-            Err(_) => {}
+        } else if let Some(w) = &self.alerts.writer {
+            w.write(saved);
         }
     }
 

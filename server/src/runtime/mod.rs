@@ -658,8 +658,9 @@ fn start_alerts(
             Some(webhook::WebhookLink::new(url.clone(), addr, machine))
         }
     };
+    let writer = checkpoint::Writer::start(&cfg.data_dir).map_err(StartError::Io)?;
     Ok((
-        alerts::AlertState::new(engine, &source, since, link),
+        alerts::AlertState::new(engine, &source, since, link, writer),
         restored,
     ))
 }
