@@ -159,16 +159,15 @@ impl Server {
         self.bound_waiting();
     }
 
-    /// A write failed: nothing more is stored.
+    /// A write failed: nothing more is stored. The alerts not stored stay
+    /// in the shutdown checkpoint, which the next start stores.
     pub(super) fn alerts_failed(&mut self) {
         self.alerts.engine.failed();
         let lost = self.alerts.stored.len() + self.alerts.waiting.len();
         if lost > 0 {
-            eprintln!("spool: {lost} alerts were not stored (the write failed); the next start raises them again from the records");
+            eprintln!("spool: {lost} alerts were not stored (the write failed); they are kept in {} for the next start to store", crate::alerts::checkpoint::FILE);
         }
         self.alerts.counters.not_stored += lost as u64;
-        self.alerts.stored.clear();
-        self.alerts.waiting.clear();
     }
 
     fn store_alert(&mut self, p: Vec<u8>, now: Now) {
