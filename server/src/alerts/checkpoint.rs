@@ -179,6 +179,7 @@ pub fn save(dir: &Path, saved: &Saved, sync: bool) -> std::io::Result<()> {
 pub struct Writer {
     shared: std::sync::Arc<(std::sync::Mutex<Slot>, std::sync::Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
+    dir: std::path::PathBuf,
 }
 
 #[derive(Default)]
@@ -189,13 +190,15 @@ struct Slot {
 
 impl Writer {
     /// A writer of `dir`/[`FILE`]. A failed write is reported on stderr
-    /// (once until one succeeds); the next start then works from the log.
+    /// (once until one succeeds); the next start then uses the last file
+    /// written, and counts the records after it by their own timestamps.
     pub fn start(dir: &Path) -> std::io::Result<Writer> {
         let shared = std::sync::Arc::new((
             std::sync::Mutex::new(Slot::default()),
             std::sync::Condvar::new(),
         ));
         let theirs = shared.clone();
+        let mine = dir.to_owned();
         let dir = dir.to_owned();
         let thread = std::thread::Builder::new()
             .name("spool-alert-state".into())
@@ -203,29 +206,31 @@ impl Writer {
                 let (lock, wake) = &*theirs;
                 let mut failed = false;
                 loop {
-                    let (saved, sync) = {
-                        let mut slot = match lock.lock() {
+                    // The lock is held while writing, so a write made at
+                    // once (`Writer::write_now`) never races this one.
+                    let mut slot = match lock.lock() {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    };
+                    let (saved, sync) = loop {
+                        if let Some(next) = slot.next.take() {
+                            break next;
+                        }
+                        if slot.closing {
+                            return;
+                        }
+                        slot = match wake.wait(slot) {
                             Ok(g) => g,
                             Err(p) => p.into_inner(),
                         };
-                        loop {
-                            if let Some(next) = slot.next.take() {
-                                break next;
-                            }
-                            if slot.closing {
-                                return;
-                            }
-                            slot = match wake.wait(slot) {
-                                Ok(g) => g,
-                                Err(p) => p.into_inner(),
-                            };
-                        }
                     };
-                    match save(&dir, &saved, sync) {
+                    let result = save(&dir, &saved, sync);
+                    drop(slot);
+                    match result {
                         Ok(()) => failed = false,
                         Err(e) if !failed => {
                             failed = true;
-                            eprintln!("spool: could not save the alert windows in {FILE}: {e}; a restart rebuilds them from the log alone");
+                            eprintln!("spool: could not save the alert windows in {FILE}: {e}; a restart uses the last one written and counts the records after it by their own timestamps");
                         }
                         Err(_) => {}
                     }
@@ -234,7 +239,21 @@ impl Writer {
         Ok(Writer {
             shared,
             thread: Some(thread),
+            dir: mine,
         })
+    }
+
+    /// Writes `saved` now, on the calling thread (a new rule set: a crash
+    /// right after must not bring back the old rules' windows); anything
+    /// handed over before and not yet written is dropped.
+    pub fn write_now(&self, saved: &Saved) -> std::io::Result<()> {
+        let (lock, _) = &*self.shared;
+        let mut slot = match lock.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        slot.next = None;
+        save(&self.dir, saved, false)
     }
 
     /// Hands `saved` over to be written (replacing one not yet written).

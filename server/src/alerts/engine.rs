@@ -221,6 +221,29 @@ impl Engine {
         self.alerts.fired_at(index, at);
     }
 
+    /// Rule `index` fired at `at` on record... as a stored alert says: its
+    /// window empties and its cooldown runs from `at` (start-up's replay
+    /// follows what was stored).
+    pub fn fired_reset(&mut self, index: usize, at: Instant) {
+        if let Some(w) = self.alerts.window_mut(index) {
+            w.restore(std::iter::empty(), None);
+            w.fired_at(at);
+        }
+    }
+
+    /// Every record up to `id` has been evaluated (start-up, after the
+    /// rebuild); the windows are to be saved.
+    pub fn evaluated_through(&mut self, id: Lsn) {
+        self.through = self.through.max(id);
+        self.dirty = true;
+    }
+
+    /// The windows are to be saved (an alert they fired became durable,
+    /// or the rules changed).
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
     /// Whether the windows changed since the last [`Engine::saved`].
     pub fn dirty(&self) -> bool {
         self.dirty

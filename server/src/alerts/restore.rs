@@ -2,37 +2,38 @@
 //! restart fires once, not zero or two times.
 //!
 //! **From the checkpoint** (`alerts::checkpoint`, written about once a
-//! second while windows change and at shutdown): each rule equal in every
-//! field to a saved one gets its window back exactly, arrival times
-//! included. Only the records after the last id the checkpoint evaluated
-//! (none after a clean stop) are counted again, placed at their own
-//! timestamps held between the checkpoint's time and now (a crash loses
-//! at most about a second of arrival times). Alerts the checkpoint holds
-//! as fired but not stored, and not in the log, are stored now.
+//! second while windows change, when the rules change, and at shutdown):
+//! each rule equal in every field to a saved one gets its window back
+//! exactly, arrival times included; any other rule (new, or changed while
+//! the daemon was down) starts empty, as after `PUT /alerts/rules`. Then
+//! the records after the last id the checkpoint evaluated (none after a
+//! clean stop; about a second's after a crash) are counted in id order,
+//! each placed at its own timestamp held between the checkpoint's time and
+//! now. The alerts stored after that id are followed as they were: where
+//! one fired, the window empties and the cooldown runs from its time. A
+//! fire the replay finds after a rule's last stored alert was due before
+//! the stop but never stored: it is raised now, marked `at_start`; so are
+//! the alerts the checkpoint holds as fired but not stored, when the log
+//! does not have them.
 //!
-//! **From the log alone** (no checkpoint, a torn one, or a rule that
-//! changed while the daemon was down), reading the longest window or
-//! cooldown twice:
+//! **From the log alone** (no checkpoint, or a torn one), reading the
+//! longest window or cooldown twice:
 //!
 //! 1. the newest alert record of each rule gives its last triggering id
 //!    and when it fired: the cooldown is restored, and only records after
 //!    that id count again (the window was emptied when it fired);
 //! 2. per rule, the newest `threshold` records it selects after that id,
-//!    placed within its window before now, go back into its window, oldest
-//!    first.
+//!    stamped within its window before now, go back into its window,
+//!    oldest first; if they fill it outside the cooldown the alert is
+//!    raised, marked `at_start`.
 //!
-//! Arrival times are not stored in records, so this places each record at
-//! its own timestamp (for a record sent without one, that *is* its
-//! arrival), never later than now: the records of a producer whose clock
-//! is far off may count as closer together, or further apart, than they
-//! arrived. A rule set by `PUT /alerts/rules` counts no record stamped
-//! before it was put in force.
-//!
-//! Either way, if the restored records fill a window outside its
-//! cooldown, the alert was due before the stop but never stored (the
-//! daemon stopped in between): it is raised now, marked `at_start`.
+//! There each record is placed at its own timestamp (for a record sent
+//! without one, that *is* its arrival), never later than now: the records
+//! of a producer whose clock is far off may count as closer together, or
+//! further apart, than they arrived. A rule set by `PUT /alerts/rules`
+//! counts no record stamped before it was put in force.
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use spool_core::alert::Fired;
 use spool_core::entry::EntryRef;
@@ -48,6 +49,8 @@ use crate::reader::{From, Item, ReaderError};
 /// What the rebuild did.
 #[derive(Debug, Default)]
 pub struct Restored {
+    /// Whether a checkpoint was used (else the log alone).
+    pub from_checkpoint: bool,
     /// Records read.
     pub records: u64,
     /// Rules whose window came back from the checkpoint.
@@ -83,51 +86,149 @@ pub fn rebuild(
         .max()
         .unwrap_or(0);
     if rules.is_empty() {
+        engine.evaluated_through(log.handoff().durable());
         return Ok(out);
     }
+    match saved {
+        Some(ck) => {
+            out.from_checkpoint = true;
+            from_checkpoint(engine, log, now, ck, &mut out)?
+        }
+        None => from_log(engine, log, now, since, &rules, span, &mut out)?,
+    }
+    // Everything durable is evaluated now; save that at once.
+    engine.evaluated_through(log.handoff().durable());
+    Ok(out)
+}
+
+/// A wall-clock time at or before `now`, on the windows' clock.
+fn placer(now: Now) -> impl Fn(u64) -> Instant {
     let wall = now.wall.0;
     let clock_now = alert_clock(now.mono);
-    // A wall-clock time at or before now, on the windows' clock.
-    let place = |ns: u64| {
+    move |ns: u64| {
         Instant::from_nanos(
             clock_now
                 .as_nanos()
                 .saturating_sub(wall.saturating_sub(ns.min(wall))),
         )
-    };
-    // A second of slack for records stamped a little before they arrived.
-    let from = wall.saturating_sub(span).saturating_sub(1_000_000_000);
+    }
+}
 
-    // The checkpoint's windows, for rules unchanged since.
+fn from_checkpoint(
+    engine: &mut Engine,
+    log: &Log,
+    now: Now,
+    ck: &Saved,
+    out: &mut Restored,
+) -> Result<(), ReaderError> {
+    let wall = now.wall.0;
+    let place = placer(now);
+    let rules: Vec<_> = engine.rules().cloned().collect();
     let mut exact: HashSet<usize> = HashSet::new();
-    if let Some(ck) = saved {
-        for (i, rule) in rules.iter().enumerate() {
-            if let Some(w) = ck.windows.iter().find(|w| &w.rule == rule) {
-                engine.restore_window(i, w, now);
-                exact.insert(i);
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some(w) = ck.windows.iter().find(|w| &w.rule == rule) {
+            engine.restore_window(i, w, now);
+            exact.insert(i);
+        }
+    }
+    out.exact = exact.len();
+
+    // The alerts stored after the checkpoint's last id.
+    let mut stored: HashMap<String, Vec<(Lsn, u64)>> = HashMap::new();
+    let mut reader = log.reader(From::After(ck.through))?;
+    while let Some(item) = reader.next_item()? {
+        let Item::Record { payload, .. } = item else {
+            continue;
+        };
+        out.records += 1;
+        if let Some(a) = EntryRef::decode(&payload)
+            .ok()
+            .and_then(|e| stored_alert(&e))
+        {
+            stored
+                .entry(a.rule)
+                .or_default()
+                .push((a.last_id, a.fired_ns));
+        }
+    }
+    for p in &ck.unstored {
+        let Some(a) = EntryRef::decode(p).ok().and_then(|e| stored_alert(&e)) else {
+            continue;
+        };
+        let in_log = stored
+            .get(&a.rule)
+            .is_some_and(|v| v.iter().any(|&(l, _)| l == a.last_id));
+        if !in_log {
+            out.unstored.push(p.clone());
+        }
+    }
+    if exact.is_empty() {
+        return Ok(());
+    }
+
+    // The records after it, in id order, following the stored alerts.
+    let low = ck.written_ns.min(wall);
+    let mut at_ns = low;
+    let mut reader = log.reader(From::After(ck.through))?;
+    while let Some(item) = reader.next_item()? {
+        let Item::Record { id, payload } = item else {
+            continue;
+        };
+        let Ok(entry) = EntryRef::decode(&payload) else {
+            continue;
+        };
+        at_ns = at_ns.max(entry.timestamp_ns.clamp(low, wall));
+        let selected: Vec<u16> = engine.select(&entry).to_vec();
+        for r in selected {
+            let r = usize::from(r);
+            if !exact.contains(&r) {
+                continue;
+            }
+            out.counted += 1;
+            let fired = engine.replay(r, place(at_ns), id);
+            let alerts = rules.get(r).and_then(|rule| stored.get(&rule.name));
+            if let Some(&(_, fired_ns)) = alerts.and_then(|v| v.iter().find(|&&(l, _)| l == id)) {
+                // It fired here, and the alert was stored.
+                engine.fired_reset(r, place(fired_ns));
+            } else if let Some(f) = fired {
+                let handled = alerts.is_some_and(|v| v.iter().any(|&(l, _)| l >= id));
+                if !handled {
+                    out.missed.push((r, f));
+                }
             }
         }
     }
-    let through = saved.map_or(Lsn(0), |ck| ck.through);
+    Ok(())
+}
 
-    // 1. The newest alert of each rule (and by name, for the checkpoint's
-    //    unstored alerts).
+fn from_log(
+    engine: &mut Engine,
+    log: &Log,
+    now: Now,
+    since: &HashMap<String, u64>,
+    rules: &[spool_core::alert::Rule],
+    span: u64,
+    out: &mut Restored,
+) -> Result<(), ReaderError> {
+    let wall = now.wall.0;
+    let place = placer(now);
+    // A second of slack for records stamped a little before they arrived.
+    let from = wall.saturating_sub(span).saturating_sub(1_000_000_000);
+
+    // 1. The newest alert of each rule.
     let mut last: HashMap<usize, (Lsn, u64)> = HashMap::new();
-    let mut last_by_name: HashMap<String, Lsn> = HashMap::new();
     let mut reader = log.reader(From::Time(from))?;
     while let Some(item) = reader.next_item()? {
         let Item::Record { payload, .. } = item else {
             continue;
         };
         out.records += 1;
-        let Ok(entry) = EntryRef::decode(&payload) else {
+        let Some(a) = EntryRef::decode(&payload)
+            .ok()
+            .and_then(|e| stored_alert(&e))
+        else {
             continue;
         };
-        let Some(a) = stored_alert(&entry) else {
-            continue;
-        };
-        let newest = last_by_name.entry(a.rule.clone()).or_default();
-        *newest = (*newest).max(a.last_id);
         // An alert of an older rule of the same name (replaced by PUT
         // since) says nothing of this one.
         if since.get(&a.rule).is_some_and(|&s| a.fired_ns < s) {
@@ -137,108 +238,53 @@ pub fn rebuild(
             last.insert(i, (a.last_id, a.fired_ns));
         }
     }
-    // A rule that fired after the checkpoint's last id: its saved window
-    // is older than that fire; it is rebuilt from the log instead.
-    exact.retain(|i| last.get(i).is_none_or(|&(l, _)| l <= through));
-    out.exact = exact.len();
     for (&i, &(_, fired_ns)) in &last {
-        if !exact.contains(&i) {
-            engine.fired_at(i, place(fired_ns));
-            out.cooldowns += 1;
-        }
-    }
-    if let Some(ck) = saved {
-        for p in &ck.unstored {
-            let Ok(entry) = EntryRef::decode(p) else {
-                continue;
-            };
-            let Some(a) = stored_alert(&entry) else {
-                continue;
-            };
-            if last_by_name.get(&a.rule).is_none_or(|&l| l < a.last_id) {
-                out.unstored.push(p.clone());
-            }
-        }
+        engine.fired_at(i, place(fired_ns));
+        out.cooldowns += 1;
     }
 
-    // 2a. Rules restored from the checkpoint: the records after its last
-    //     id, in id order, each between the checkpoint's time and now.
-    if !exact.is_empty() {
-        let low = saved.map_or(0, |ck| ck.written_ns).min(wall);
-        let mut at_ns = low;
-        let mut reader = log.reader(From::After(through))?;
-        while let Some(item) = reader.next_item()? {
-            let Item::Record { id, payload } = item else {
+    // 2. Per rule, the newest `threshold` records (in id order) stamped
+    //    inside its window, put back oldest first by their timestamps.
+    let starts: Vec<u64> = rules
+        .iter()
+        .map(|r| {
+            let window_start = wall.saturating_sub(r.window_ns);
+            since
+                .get(&r.name)
+                .map_or(window_start, |&s| s.max(window_start))
+        })
+        .collect();
+    let mut newest: Vec<VecDeque<(u64, Lsn)>> = rules.iter().map(|_| VecDeque::new()).collect();
+    let mut reader = log.reader(From::Time(from))?;
+    while let Some(item) = reader.next_item()? {
+        let Item::Record { id, payload } = item else {
+            continue;
+        };
+        let Ok(entry) = EntryRef::decode(&payload) else {
+            continue;
+        };
+        let at = entry.timestamp_ns.min(wall);
+        for &r in engine.select(&entry) {
+            let r = usize::from(r);
+            if last.get(&r).is_some_and(|&(l, _)| id <= l) || at < starts[r] {
                 continue;
-            };
-            out.records += 1;
-            let Ok(entry) = EntryRef::decode(&payload) else {
-                continue;
-            };
-            at_ns = at_ns.max(entry.timestamp_ns.clamp(low, wall));
-            let selected: Vec<u16> = engine.select(&entry).to_vec();
-            for r in selected {
-                let r = usize::from(r);
-                if !exact.contains(&r) {
-                    continue;
-                }
-                out.counted += 1;
-                if let Some(f) = engine.replay(r, place(at_ns), id) {
-                    out.missed.push((r, f));
-                }
+            }
+            let kept = &mut newest[r];
+            if kept.len() == rules[r].threshold as usize {
+                kept.pop_front();
+            }
+            kept.push_back((at, id));
+        }
+    }
+    for (r, kept) in newest.into_iter().enumerate() {
+        let mut records: Vec<(u64, Lsn)> = kept.into();
+        records.sort_unstable();
+        out.counted += records.len();
+        for (at, id) in records {
+            if let Some(f) = engine.replay(r, place(at), id) {
+                out.missed.push((r, f));
             }
         }
     }
-
-    // 2b. Other rules: per rule, the newest `threshold` records inside its
-    //     window, by their own timestamps.
-    if exact.len() < rules.len() && span > 0 {
-        let starts: Vec<u64> = rules
-            .iter()
-            .map(|r| {
-                let window_start = wall.saturating_sub(r.window_ns);
-                since
-                    .get(&r.name)
-                    .map_or(window_start, |&s| s.max(window_start))
-            })
-            .collect();
-        // Min-heaps by (time, id): the oldest is dropped past the threshold.
-        let mut newest: Vec<BinaryHeap<std::cmp::Reverse<(u64, Lsn)>>> =
-            rules.iter().map(|_| BinaryHeap::new()).collect();
-        let mut reader = log.reader(From::Time(from))?;
-        while let Some(item) = reader.next_item()? {
-            let Item::Record { id, payload } = item else {
-                continue;
-            };
-            let Ok(entry) = EntryRef::decode(&payload) else {
-                continue;
-            };
-            let at = entry.timestamp_ns.min(wall);
-            for &r in engine.select(&entry) {
-                let r = usize::from(r);
-                if exact.contains(&r)
-                    || last.get(&r).is_some_and(|&(l, _)| id <= l)
-                    || at < starts[r]
-                {
-                    continue;
-                }
-                let heap = &mut newest[r];
-                heap.push(std::cmp::Reverse((at, id)));
-                if heap.len() > rules[r].threshold as usize {
-                    heap.pop();
-                }
-            }
-        }
-        for (r, heap) in newest.into_iter().enumerate() {
-            let mut records: Vec<(u64, Lsn)> = heap.into_iter().map(|x| x.0).collect();
-            records.sort_unstable();
-            out.counted += records.len();
-            for (at, id) in records {
-                if let Some(f) = engine.replay(r, place(at), id) {
-                    out.missed.push((r, f));
-                }
-            }
-        }
-    }
-    Ok(out)
+    Ok(())
 }

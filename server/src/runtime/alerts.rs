@@ -112,6 +112,8 @@ impl Server {
             let Some((id, _, payload)) = self.alerts.stored.pop_front() else {
                 break;
             };
+            // No longer "fired, not stored" in the next checkpoint.
+            self.alerts.engine.mark_dirty();
             self.announce(id, &payload, now);
         }
         let mut fired = Vec::new();
@@ -244,6 +246,22 @@ impl Server {
             .alert_feed
             .set_rules(generation, selector.clone());
         self.alerts.rules_json = rules::to_json(&rules);
+        // The new windows saved at once: a crash right after this answer
+        // must not bring back the old rules' windows.
+        let now = Now {
+            mono: crate::clock::mono(),
+            wall: crate::clock::wall(),
+        };
+        let saved = self.alerts_state(now);
+        if let Some(w) = &self.alerts.writer {
+            if let Err(e) = w.write_now(&saved) {
+                eprintln!(
+                    "spool: could not save the alert windows in {}: {e}",
+                    checkpoint::FILE
+                );
+            }
+        }
+        self.alerts.saved_at = Some(now.mono);
         self.alerts.since = since;
         self.alerts.source = Source::Saved(self.cfg.data_dir.join(rules::SAVED_RULES)).to_string();
         self.alerts.counters.rules = rules.len();
@@ -272,6 +290,18 @@ impl Server {
             return;
         }
         self.alerts.saved_at = Some(now.mono);
+        let saved = self.alerts_state(now);
+        if last {
+            if let Some(w) = self.alerts.writer.take() {
+                w.finish(saved);
+            }
+        } else if let Some(w) = &self.alerts.writer {
+            w.write(saved);
+        }
+    }
+
+    /// The state to save as of `now` (clears the engine's dirty mark).
+    fn alerts_state(&mut self, now: Now) -> Saved {
         let unstored = self
             .alerts
             .stored
@@ -279,18 +309,11 @@ impl Server {
             .map(|(_, _, p)| p.clone())
             .chain(self.alerts.waiting.iter().cloned())
             .collect();
-        let saved = Saved {
+        Saved {
             written_ns: now.wall.0,
             through: self.alerts.engine.through(),
             windows: self.alerts.engine.saved(now),
             unstored,
-        };
-        if last {
-            if let Some(w) = self.alerts.writer.take() {
-                w.finish(saved);
-            }
-        } else if let Some(w) = &self.alerts.writer {
-            w.write(saved);
         }
     }
 

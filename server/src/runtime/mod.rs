@@ -617,15 +617,26 @@ fn start_alerts(
         restore::rebuild(&mut engine, log, now, &since, saved.as_ref()).map_err(|e| {
             StartError::Alerts(format!("rebuilding the alert windows from the log: {e}"))
         })?;
-    eprintln!(
-        "spool: {} alert rules from {source}; {} windows restored from {}, the others rebuilt from the log ({} records read, {} counted again, {} cooldowns restored)",
-        engine.rules().count(),
-        restored.exact,
-        checkpoint::FILE,
-        restored.records,
-        restored.counted,
-        restored.cooldowns
-    );
+    let rule_count = engine.rules().count();
+    if restored.from_checkpoint {
+        eprintln!(
+            "spool: {rule_count} alert rules from {source}; {} windows restored from {} ({} new or changed rules start empty), {} records after it read, {} counted",
+            restored.exact,
+            checkpoint::FILE,
+            rule_count - restored.exact,
+            restored.records,
+            restored.counted
+        );
+    } else if rule_count > 0 {
+        eprintln!(
+            "spool: {rule_count} alert rules from {source}; windows rebuilt from the log ({} records read, {} counted, {} cooldowns restored)",
+            restored.records,
+            restored.counted,
+            restored.cooldowns
+        );
+    } else {
+        eprintln!("spool: no alert rules ({source})");
+    }
     let link = match &cfg.alert_webhook {
         None => None,
         Some(url) => {
