@@ -248,10 +248,7 @@ impl Server {
         self.alerts.rules_json = rules::to_json(&rules);
         // The new windows saved at once: a crash right after this answer
         // must not bring back the old rules' windows.
-        let now = Now {
-            mono: crate::clock::mono(),
-            wall: crate::clock::wall(),
-        };
+        let now = crate::clock::now();
         let saved = self.alerts_state(now);
         if let Some(w) = &self.alerts.writer {
             if let Err(e) = w.write_now(&saved) {

@@ -283,10 +283,7 @@ impl Server {
             live,
             alerts,
         };
-        let now = spool_core::time::Now {
-            mono: clock::mono(),
-            wall: clock::wall(),
-        };
+        let now = clock::now();
         server.raise_missed(&missed, now);
         server.alerts_checkpoint(now, false);
         Ok(server)
@@ -382,13 +379,7 @@ impl Server {
         );
         // The alert windows as they are now, so the next start puts them
         // back by arrival time.
-        self.alerts_checkpoint(
-            spool_core::time::Now {
-                mono: clock::mono(),
-                wall: clock::wall(),
-            },
-            true,
-        );
+        self.alerts_checkpoint(clock::now(), true);
         // Persist what the indexes know, so the next start reads them
         // instead of the segments.
         if let Err(e) = self.pool.read_side().current_catalog() {
@@ -608,10 +599,7 @@ fn start_alerts(
     }
     let mut engine =
         Engine::new(list).map_err(|e| StartError::Rules(format!("alert rules: {e}")))?;
-    let now = spool_core::time::Now {
-        mono: clock::mono(),
-        wall: clock::wall(),
-    };
+    let now = clock::now();
     let saved = checkpoint::load(&cfg.data_dir);
     let restored =
         restore::rebuild(&mut engine, log, now, &since, saved.as_ref()).map_err(|e| {
