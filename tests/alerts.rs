@@ -807,26 +807,10 @@ fn producer_clocks_ahead_or_behind_neither_raise_nor_hide_an_alert_across_a_rest
     );
     let args = ["--alert-rules", file.as_str()];
     let stamp = |offset_s: i64| {
-        let ns = wall_ns() as i64 + offset_s * 1_000_000_000;
-        let secs = ns / 1_000_000_000;
-        // RFC 3339 from Unix seconds, by the civil-from-days algorithm.
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
+        let ns = (wall_ns() as i64 + offset_s * 1_000_000_000) as u64;
+        let mut text = String::new();
+        spool_proto::format_rfc3339_nanos(ns, &mut text);
+        text
     };
     let mut s = start(&data, &args);
     // Stamped an hour ahead, arriving 1.2 s apart: never 3 within 2 s.
