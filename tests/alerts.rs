@@ -1006,3 +1006,63 @@ fn a_rule_changed_and_changed_back_by_put_starts_empty_even_after_a_crash() {
     assert!(alerts(s.addr).is_empty(), "{:?}", alerts(s.addr));
     stop(&mut s);
 }
+
+#[test]
+fn alerts_of_a_rule_with_no_cooldown_are_neither_lost_nor_doubled_by_repeated_crashes() {
+    let dir = TempDir::new("alerts-crash-pairs");
+    let data = dir.path().join("data");
+    let file = rules_file(
+        &dir,
+        "[[rule]]\nname = \"A\"\nlevel = \"ERROR\"\nthreshold = 2\nwindow = \"1m\"\ncooldown = \"0s\"\n",
+    );
+    let args = ["--alert-rules", file.as_str()];
+    for round in 0..4u64 {
+        let s = start(&data, &args);
+        let addr = s.addr;
+        let stop_at = Instant::now() + Duration::from_millis(400 + 150 * round);
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                thread::spawn(move || {
+                    let body = br#"[{"level":"ERROR","message":"x"},{"level":"ERROR","message":"y"},{"level":"ERROR","message":"z"}]"#;
+                    while Instant::now() < stop_at {
+                        let ok = std::panic::catch_unwind(|| {
+                            post(addr, "/ingest", "application/json", body)
+                        });
+                        if ok.is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+        let mut s = s;
+        s.kill9();
+        for p in producers {
+            let _ = p.join();
+        }
+    }
+    let mut s = start(&data, &args);
+    thread::sleep(Duration::from_millis(500));
+    stop(&mut s);
+    // The ERROR records in id order, in pairs: each pair has exactly one
+    // alert naming it.
+    let records = cat(&data);
+    let errors: Vec<u64> = records
+        .iter()
+        .filter(|r| r["service"] != "spool")
+        .map(|r| id(r, "id"))
+        .collect();
+    let mut fired: Vec<(u64, u64)> = records
+        .iter()
+        .filter(|r| r["service"] == "spool")
+        .map(|r| {
+            let a = &r["metadata"]["alert"];
+            (id(a, "first_id"), id(a, "last_id"))
+        })
+        .collect();
+    fired.sort_unstable();
+    let want: Vec<(u64, u64)> = errors.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    assert!(want.len() > 100, "too few records: {}", errors.len());
+    assert_eq!(fired, want);
+}

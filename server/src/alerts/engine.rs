@@ -281,20 +281,30 @@ impl Engine {
     }
 
     /// Puts back rule `index`'s window as [`Engine::saved`] gave it, the
-    /// wall-clock times placed on the windows' clock as of `now`.
+    /// wall-clock times placed on the windows' clock as of `now`. A time
+    /// from a clock that has since stepped back is capped: no arrival
+    /// later than now, no cooldown ending later than now plus the rule's
+    /// cooldown.
     pub fn restore_window(&mut self, index: usize, saved: &SavedWindow, now: Now) {
         let clock_now = alert_clock(now.mono);
+        let wall = now.wall.0;
+        let cooldown = self.alerts.rule(index).map_or(0, |r| r.cooldown_ns);
         let place = |ns: u64| {
-            if ns <= now.wall.0 {
-                Instant::from_nanos(clock_now.as_nanos().saturating_sub(now.wall.0 - ns))
+            if ns <= wall {
+                Instant::from_nanos(clock_now.as_nanos().saturating_sub(wall - ns))
             } else {
-                clock_now.add_nanos(ns - now.wall.0)
+                clock_now.add_nanos(ns - wall)
             }
         };
         if let Some(w) = self.alerts.window_mut(index) {
             w.restore(
-                saved.arrivals.iter().map(|&(t, id)| (place(t), id)),
-                saved.quiet_until_ns.map(place),
+                saved
+                    .arrivals
+                    .iter()
+                    .map(|&(t, id)| (place(t.min(wall)), id)),
+                saved
+                    .quiet_until_ns
+                    .map(|q| place(q.min(wall.saturating_add(cooldown)))),
             );
         }
     }
@@ -423,6 +433,33 @@ mod tests {
             fires(&mut e, 2),
             vec![("a".into(), 1, 2)],
             "a moved to index 1"
+        );
+    }
+
+    #[test]
+    fn saved_times_from_a_clock_that_stepped_back_are_capped() {
+        let mut r = rule("one", 1);
+        r.cooldown_ns = 2_000_000_000;
+        let mut e = Engine::new(vec![r.clone()]).expect("valid");
+        let now = Now {
+            mono: Instant::from_nanos(1_000),
+            wall: spool_core::time::UnixNanos(10_000_000_000_000),
+        };
+        // Saved under a clock a day ahead: a cooldown ending a day later.
+        let day = 86_400_000_000_000u64;
+        e.restore_window(
+            0,
+            &SavedWindow {
+                rule: r,
+                arrivals: Vec::new(),
+                quiet_until_ns: Some(now.wall.0 + day),
+            },
+            now,
+        );
+        let later = alert_clock(now.mono).add_nanos(2_000_000_001);
+        assert!(
+            e.replay(0, later, Lsn(1)).is_some(),
+            "the cooldown ends at most its length after now"
         );
     }
 }

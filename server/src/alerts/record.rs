@@ -10,7 +10,7 @@
 //! | `count`, `threshold` | records counted (the threshold) |
 //! | `window_ms`, `cooldown_ms` | the rule's window and cooldown |
 //! | `first_id`, `last_id` | the first and last triggering record (ids as strings) |
-//! | `first_at` | when the first of them arrived (RFC 3339, server clock) |
+//! | `first_at`, `last_at` | when the first and the last of them arrived (RFC 3339, server clock); the cooldown runs from `last_at` |
 //! | `rule_service`, `pattern`, `ignore_case` | the rule's scope, when it has one |
 //! | `at_start` | `true` when raised at start-up for records made durable before a stop that came before the alert was stored |
 //!
@@ -34,7 +34,8 @@ pub struct StoredAlert {
     pub rule: String,
     /// The last triggering record.
     pub last_id: Lsn,
-    /// When it fired (the record's own timestamp, the server's clock).
+    /// When it fired: its last triggering record's arrival (`last_at`;
+    /// the alert record's own timestamp for alerts stored without it).
     pub fired_ns: u64,
 }
 
@@ -54,13 +55,14 @@ pub fn span_text(ns: u64) -> String {
     }
 }
 
-/// The entry recording that `rule` fired with `fired`: `first_at_ns` is
-/// when the first triggering record arrived and `now_ns` when it fired
-/// (both wall clock, ns since the Unix epoch).
+/// The entry recording that `rule` fired with `fired`: `first_at_ns` and
+/// `last_at_ns` are when the first and the last triggering records
+/// arrived, `now_ns` when it is recorded (all wall clock, ns since the
+/// Unix epoch).
 pub fn alert_entry(
     rule: &Rule,
     fired: &Fired,
-    first_at_ns: u64,
+    (first_at_ns, last_at_ns): (u64, u64),
     now_ns: u64,
     at_start: bool,
 ) -> Entry {
@@ -98,9 +100,11 @@ pub fn alert_entry(
     push_json_string(&mut m, &rule.name);
     let mut first_at = String::new();
     format_rfc3339_nanos(first_at_ns, &mut first_at);
+    let mut last_at = String::new();
+    format_rfc3339_nanos(last_at_ns, &mut last_at);
     m.extend_from_slice(
         format!(
-            ",\"count\":{},\"threshold\":{},\"window_ms\":{},\"cooldown_ms\":{},\"first_id\":\"{}\",\"last_id\":\"{}\",\"first_at\":\"{first_at}\"",
+            ",\"count\":{},\"threshold\":{},\"window_ms\":{},\"cooldown_ms\":{},\"first_id\":\"{}\",\"last_id\":\"{}\",\"first_at\":\"{first_at}\",\"last_at\":\"{last_at}\"",
             fired.count,
             rule.threshold,
             rule.window_ns / 1_000_000,
@@ -190,7 +194,11 @@ pub fn stored_alert(entry: &EntryRef<'_>) -> Option<StoredAlert> {
     Some(StoredAlert {
         rule: a.get("rule")?.as_str()?.to_owned(),
         last_id: Lsn(a.get("last_id")?.as_str()?.parse().ok()?),
-        fired_ns: entry.timestamp_ns,
+        fired_ns: a
+            .get("last_at")
+            .and_then(serde_json::Value::as_str)
+            .and_then(spool_proto::parse_rfc3339)
+            .unwrap_or(entry.timestamp_ns),
     })
 }
 
@@ -227,7 +235,13 @@ mod tests {
             first_at: Instant::from_nanos(1),
             at: Instant::from_nanos(2),
         };
-        let e = alert_entry(&rule(), &fired, 1_000_000_000, 2_000_000_000, false);
+        let e = alert_entry(
+            &rule(),
+            &fired,
+            (1_000_000_000, 1_500_000_000),
+            2_000_000_000,
+            false,
+        );
         assert_eq!(e.service, SERVICE);
         assert_eq!(e.level, Level::Warn);
         let payload = e.encode().expect("encodes");
@@ -257,7 +271,7 @@ mod tests {
             StoredAlert {
                 rule: "Payment \"timeouts\"".into(),
                 last_id: Lsn(19),
-                fired_ns: 2_000_000_000
+                fired_ns: 1_500_000_000
             }
         );
     }

@@ -125,10 +125,16 @@ fn from_checkpoint(
     let place = placer(now);
     let rules: Vec<_> = engine.rules().cloned().collect();
     let mut exact: HashSet<usize> = HashSet::new();
+    // Per rule, the newest id its saved window holds: a damaged
+    // checkpoint must not have the replay count it twice.
+    let mut held: HashMap<usize, Lsn> = HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
         if let Some(w) = ck.windows.iter().find(|w| &w.rule == rule) {
             engine.restore_window(i, w, now);
             exact.insert(i);
+            if let Some(&(_, id)) = w.arrivals.last() {
+                held.insert(i, id);
+            }
         }
     }
     out.exact = exact.len();
@@ -181,15 +187,18 @@ fn from_checkpoint(
         let selected: Vec<u16> = engine.select(&entry).to_vec();
         for r in selected {
             let r = usize::from(r);
-            if !exact.contains(&r) {
+            if !exact.contains(&r) || held.get(&r).is_some_and(|&h| id <= h) {
                 continue;
             }
             out.counted += 1;
             let fired = engine.replay(r, place(at_ns), id);
             let alerts = rules.get(r).and_then(|rule| stored.get(&rule.name));
             if let Some(&(_, fired_ns)) = alerts.and_then(|v| v.iter().find(|&&(l, _)| l == id)) {
-                // It fired here, and the alert was stored.
+                // It fired here, and the alert was stored: the cooldown
+                // runs from this record's arrival, which the alert names;
+                // later records arrived after it.
                 engine.fired_reset(r, place(fired_ns));
+                at_ns = at_ns.max(fired_ns.min(wall));
             } else if let Some(f) = fired {
                 let handled = alerts.is_some_and(|v| v.iter().any(|&(l, _)| l >= id));
                 if !handled {
@@ -287,4 +296,146 @@ fn from_log(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::checkpoint::SavedWindow;
+    use crate::alerts::record::alert_entry;
+    use spool_core::alert::Rule;
+    use spool_core::entry::{Entry, Level};
+
+    const MS: u64 = 1_000_000;
+
+    fn error(ts: u64) -> Entry {
+        Entry {
+            timestamp_ns: ts,
+            level: Level::Error,
+            service: "api".into(),
+            message: "x".into(),
+            metadata: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_stored_alert_starts_the_cooldown_at_its_last_records_arrival() {
+        let dir = std::env::temp_dir().join(format!("spool-restore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rule = Rule {
+            name: "A".into(),
+            min_level: Level::Error,
+            service: None,
+            pattern: None,
+            ignore_case: false,
+            threshold: 2,
+            window_ns: 60_000 * MS,
+            cooldown_ns: 3 * MS,
+        };
+        let t0 = 1_800_000_000_000_000_000u64;
+        {
+            let log = Log::open(&dir).expect("open");
+            // Records 1 and 2 fire; their alert (3) is recorded 10 ms after
+            // record 2 arrived, and records 4 and 5 arrived in between.
+            log.append_entry(&error(t0 + 10 * MS)).expect("1");
+            log.append_entry(&error(t0 + 20 * MS)).expect("2");
+            let fired = Fired {
+                count: 2,
+                first_id: Lsn(1),
+                last_id: Lsn(2),
+                first_at: Instant::from_nanos(0),
+                at: Instant::from_nanos(0),
+            };
+            let alert = alert_entry(
+                &rule,
+                &fired,
+                (t0 + 10 * MS, t0 + 20 * MS),
+                t0 + 30 * MS,
+                false,
+            );
+            log.append_entry(&alert).expect("3");
+            log.append_entry(&error(t0 + 24 * MS)).expect("4");
+            log.append_entry(&error(t0 + 26 * MS)).expect("5");
+            assert!(log.close());
+        }
+        let log = Log::open(&dir).expect("reopen");
+        let mut engine = Engine::new(vec![rule.clone()]).expect("valid");
+        let ck = Saved {
+            written_ns: t0,
+            through: Lsn(0),
+            windows: vec![SavedWindow {
+                rule,
+                arrivals: Vec::new(),
+                quiet_until_ns: None,
+            }],
+            unstored: Vec::new(),
+        };
+        let now = Now {
+            mono: Instant::from_nanos(5_000 * MS),
+            wall: spool_core::time::UnixNanos(t0 + 1_000 * MS),
+        };
+        let restored =
+            rebuild(&mut engine, &log, now, &HashMap::new(), Some(&ck)).expect("rebuild");
+        let missed: Vec<(u64, u64)> = restored
+            .missed
+            .iter()
+            .map(|(_, f)| (f.first_id.0, f.last_id.0))
+            .collect();
+        // The cooldown (3 ms) ran from record 2's arrival (20 ms), not from
+        // when the alert was recorded (30 ms): records 4 and 5 (24, 26 ms)
+        // are after it and fire.
+        assert_eq!(missed, vec![(4, 5)]);
+        assert!(log.close());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_checkpoint_whose_last_id_is_damaged_does_not_count_its_records_twice() {
+        let dir = std::env::temp_dir().join(format!("spool-restore-twice-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rule = Rule {
+            name: "W".into(),
+            min_level: Level::Error,
+            service: None,
+            pattern: None,
+            ignore_case: false,
+            threshold: 4,
+            window_ns: 60_000 * MS,
+            cooldown_ns: 0,
+        };
+        let t0 = 1_800_000_000_000_000_000u64;
+        {
+            let log = Log::open(&dir).expect("open");
+            for k in 1..=3 {
+                log.append_entry(&error(t0 + k * MS)).expect("append");
+            }
+            assert!(log.close());
+        }
+        let log = Log::open(&dir).expect("reopen");
+        let mut engine = Engine::new(vec![rule.clone()]).expect("valid");
+        let ck = Saved {
+            written_ns: t0 + 10 * MS,
+            // Should be 3: the window below holds records 1 to 3.
+            through: Lsn(0),
+            windows: vec![SavedWindow {
+                rule,
+                arrivals: (1..=3).map(|k| (t0 + k * MS, Lsn(k))).collect(),
+                quiet_until_ns: None,
+            }],
+            unstored: Vec::new(),
+        };
+        let now = Now {
+            mono: Instant::from_nanos(5_000 * MS),
+            wall: spool_core::time::UnixNanos(t0 + 1_000 * MS),
+        };
+        let restored =
+            rebuild(&mut engine, &log, now, &HashMap::new(), Some(&ck)).expect("rebuild");
+        assert!(restored.missed.is_empty(), "{:?}", restored.missed);
+        // One more record makes four, not seven.
+        let at = alert_clock(now.mono);
+        let f = engine.replay(0, at, Lsn(4)).expect("the fourth fires");
+        assert_eq!((f.first_id, f.last_id), (Lsn(1), Lsn(4)));
+        assert!(log.close());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

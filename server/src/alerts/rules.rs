@@ -91,6 +91,18 @@ pub fn from_json(body: &[u8]) -> Result<Vec<Rule>, RulesError> {
     from_list(rules, r#"a "rules" array"#)
 }
 
+/// A rule's name as errors show it: one too long to be valid is cut.
+fn shown(name: &str) -> String {
+    if name.len() <= 80 {
+        return name.to_owned();
+    }
+    let mut end = 64;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &name[..end])
+}
+
 fn document(why: String) -> RulesError {
     RulesError {
         rule: 0,
@@ -249,7 +261,7 @@ fn from_list(rules: Value, what: &str) -> Result<Vec<Rule>, RulesError> {
     }
     validate_rules(&out).map_err(|e| RulesError {
         rule: e.index + 1,
-        name: Some(e.name),
+        name: Some(shown(&e.name)),
         field: e.field.as_str().to_owned(),
         why: e.why.to_owned(),
     })?;
@@ -265,7 +277,7 @@ fn one(n: usize, rule: Value) -> Result<Rule, RulesError> {
             why: "a rule is a table of fields".into(),
         });
     };
-    let name = m.get("name").and_then(Value::as_str).map(str::to_owned);
+    let name = m.get("name").and_then(Value::as_str).map(shown);
     let err = |field: &str, why: String| RulesError {
         rule: n,
         name: name.clone(),

@@ -82,8 +82,10 @@ impl AlertState {
 /// The stored alert for `rule` firing with `fired`, as a payload.
 fn payload(rule: &Rule, fired: &Fired, now: Now, at_start: bool) -> Option<Vec<u8>> {
     let wall = now.wall.0;
-    let first_at = wall.saturating_sub(alert_clock(now.mono).nanos_since(fired.first_at));
-    alert_entry(rule, fired, first_at, wall, at_start)
+    let clock_now = alert_clock(now.mono);
+    let first_at = wall.saturating_sub(clock_now.nanos_since(fired.first_at));
+    let last_at = wall.saturating_sub(clock_now.nanos_since(fired.at));
+    alert_entry(rule, fired, (first_at, last_at), wall, at_start)
         .encode()
         .ok()
 }
