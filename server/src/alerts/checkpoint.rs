@@ -1,5 +1,6 @@
 //! The alert windows saved as they are: each rule's arrival times (as
-//! wall-clock times), its cooldown, the last id evaluated, and the alerts
+//! wall-clock times), its cooldown, the last id evaluated, the selected
+//! records not yet durable (their arrival and rules), and the alerts
 //! fired but not yet stored. Written to the data directory's
 //! [`FILE`] about once a second while something changed (a temporary
 //! file, then a rename) and at shutdown (then synced), so a restart puts
@@ -19,7 +20,7 @@ use super::rules;
 
 /// The file, in the data directory.
 pub const FILE: &str = "alert-state.json";
-const VERSION: u64 = 1;
+const VERSION: u64 = 2;
 
 /// One rule's window.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +44,9 @@ pub struct Saved {
     pub windows: Vec<SavedWindow>,
     /// Alerts fired whose record was not yet durable: their payloads.
     pub unstored: Vec<Vec<u8>>,
+    /// Records submitted but not yet durable that rules selected: (id,
+    /// arrival (wall clock ns), indexes into `windows` of those rules).
+    pub pending: Vec<(Lsn, u64, Vec<u16>)>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -96,6 +100,20 @@ pub fn to_json(saved: &Saved) -> Vec<u8> {
             None => out.push_str("],\"quiet_until_ns\":null}"),
         }
     }
+    out.push_str("],\"pending\":[");
+    for (i, (id, at, rules)) in saved.pending.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "[{},{at},[", id.0);
+        for (k, r) in rules.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{r}");
+        }
+        out.push_str("]]");
+    }
     out.push_str("],\"unstored\":[");
     for (i, p) in saved.unstored.iter().enumerate() {
         if i > 0 {
@@ -142,6 +160,20 @@ pub fn from_json(text: &[u8]) -> Option<Saved> {
             quiet_until_ns,
         });
     }
+    let pending = doc
+        .get("pending")?
+        .as_array()?
+        .iter()
+        .map(|p| {
+            let rules = p
+                .get(2)?
+                .as_array()?
+                .iter()
+                .map(|r| u16::try_from(r.as_u64()?).ok())
+                .collect::<Option<Vec<u16>>>()?;
+            Some((Lsn(p.get(0)?.as_u64()?), p.get(1)?.as_u64()?, rules))
+        })
+        .collect::<Option<Vec<_>>>()?;
     let unstored = doc
         .get("unstored")?
         .as_array()?
@@ -153,6 +185,7 @@ pub fn from_json(text: &[u8]) -> Option<Saved> {
         through,
         windows,
         unstored,
+        pending,
     })
 }
 
@@ -327,6 +360,7 @@ mod tests {
                 },
             ],
             unstored: vec![vec![0, 1, 254, 255]],
+            pending: vec![(Lsn(43), 3_000, vec![0, 1]), (Lsn(45), 3_500, vec![1])],
         };
         let text = to_json(&saved);
         assert_eq!(from_json(&text), Some(saved));

@@ -258,14 +258,7 @@ impl Engine {
     /// (for [`super::checkpoint`]); clears [`Engine::dirty`].
     pub fn saved(&mut self, now: Now) -> Vec<SavedWindow> {
         self.dirty = false;
-        let clock_now = alert_clock(now.mono);
-        let wall = |at: Instant| {
-            if at <= clock_now {
-                now.wall.0.saturating_sub(clock_now.nanos_since(at))
-            } else {
-                now.wall.0.saturating_add(at.nanos_since(clock_now))
-            }
-        };
+        let wall = Self::to_wall(now);
         self.alerts
             .rules()
             .enumerate()
@@ -274,10 +267,34 @@ impl Engine {
                 Some(SavedWindow {
                     rule: rule.clone(),
                     arrivals: arrivals.map(|(at, id)| (wall(at), id)).collect(),
-                    quiet_until_ns: quiet.map(wall),
+                    quiet_until_ns: quiet.map(&wall),
                 })
             })
             .collect()
+    }
+
+    /// The records submitted but not yet durable that rules selected: (id,
+    /// arrival on the wall clock as of `now`, indexes of the rules), in id
+    /// order (for [`super::checkpoint`]: a restart places them at their
+    /// arrival and counts them only for those rules).
+    pub fn saved_pending(&self, now: Now) -> Vec<(Lsn, u64, Vec<u16>)> {
+        let wall = Self::to_wall(now);
+        self.pending
+            .iter()
+            .map(|s| (s.id, wall(s.at), s.rules.clone()))
+            .collect()
+    }
+
+    /// A time on the windows' clock as wall-clock ns, as of `now`.
+    fn to_wall(now: Now) -> impl Fn(Instant) -> u64 {
+        let clock_now = alert_clock(now.mono);
+        move |at: Instant| {
+            if at <= clock_now {
+                now.wall.0.saturating_sub(clock_now.nanos_since(at))
+            } else {
+                now.wall.0.saturating_add(at.nanos_since(clock_now))
+            }
+        }
     }
 
     /// Puts back rule `index`'s window as [`Engine::saved`] gave it, the

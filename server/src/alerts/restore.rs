@@ -7,9 +7,11 @@
 //! exactly, arrival times included; any other rule (new, or changed while
 //! the daemon was down) starts empty, as after `PUT /alerts/rules`. Then
 //! the records after the last id the checkpoint evaluated (none after a
-//! clean stop; about a second's after a crash) are counted in id order,
-//! each placed at its own timestamp held between the checkpoint's time and
-//! now. The alerts stored after that id are followed as they were: where
+//! clean stop; about a second's after a crash) are counted in id order:
+//! those that had arrived by the checkpoint (it keeps their arrival and
+//! the rules that selected them) at their arrival, for those rules only;
+//! later ones at their own timestamps held between the checkpoint's time
+//! and now. The alerts stored after that id are followed as they were: where
 //! one fired, the window empties and the cooldown runs from its time. A
 //! fire the replay finds after a rule's last stored alert was due before
 //! the stop but never stored: it is raised now, marked `at_start`; so are
@@ -128,15 +130,34 @@ fn from_checkpoint(
     // Per rule, the newest id its saved window holds: a damaged
     // checkpoint must not have the replay count it twice.
     let mut held: HashMap<usize, Lsn> = HashMap::new();
+    // The checkpoint's rule indexes, as today's.
+    let mut now_index: HashMap<u16, u16> = HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
-        if let Some(w) = ck.windows.iter().find(|w| &w.rule == rule) {
+        if let Some(j) = ck.windows.iter().position(|w| &w.rule == rule) {
+            let w = &ck.windows[j];
             engine.restore_window(i, w, now);
             exact.insert(i);
             if let Some(&(_, id)) = w.arrivals.last() {
                 held.insert(i, id);
             }
+            if let (Ok(j), Ok(i)) = (u16::try_from(j), u16::try_from(i)) {
+                now_index.insert(j, i);
+            }
         }
     }
+    // Records that had arrived, but were not yet durable, at the
+    // checkpoint: their arrival, and the rules that selected them then.
+    let pending: HashMap<Lsn, (u64, Vec<u16>)> = ck
+        .pending
+        .iter()
+        .map(|(id, at, rs)| {
+            let rs = rs
+                .iter()
+                .filter_map(|r| now_index.get(r).copied())
+                .collect();
+            (*id, (*at, rs))
+        })
+        .collect();
     out.exact = exact.len();
 
     // The alerts stored after the checkpoint's last id.
@@ -173,8 +194,9 @@ fn from_checkpoint(
     }
 
     // The records after it, in id order, following the stored alerts.
+    // One that had not arrived at the checkpoint arrived after it.
     let low = ck.written_ns.min(wall);
-    let mut at_ns = low;
+    let mut at_ns = 0;
     let mut reader = log.reader(From::After(ck.through))?;
     while let Some(item) = reader.next_item()? {
         let Item::Record { id, payload } = item else {
@@ -183,8 +205,16 @@ fn from_checkpoint(
         let Ok(entry) = EntryRef::decode(&payload) else {
             continue;
         };
-        at_ns = at_ns.max(entry.timestamp_ns.clamp(low, wall));
-        let selected: Vec<u16> = engine.select(&entry).to_vec();
+        let selected: Vec<u16> = match pending.get(&id) {
+            Some((at, rs)) => {
+                at_ns = at_ns.max((*at).min(wall));
+                rs.clone()
+            }
+            None => {
+                at_ns = at_ns.max(entry.timestamp_ns.clamp(low, wall));
+                engine.select(&entry).to_vec()
+            }
+        };
         for r in selected {
             let r = usize::from(r);
             if !exact.contains(&r) || held.get(&r).is_some_and(|&h| id <= h) {
@@ -369,6 +399,7 @@ mod tests {
                 quiet_until_ns: None,
             }],
             unstored: Vec::new(),
+            pending: Vec::new(),
         };
         let now = Now {
             mono: Instant::from_nanos(5_000 * MS),
@@ -423,6 +454,7 @@ mod tests {
                 quiet_until_ns: None,
             }],
             unstored: Vec::new(),
+            pending: Vec::new(),
         };
         let now = Now {
             mono: Instant::from_nanos(5_000 * MS),
@@ -435,6 +467,64 @@ mod tests {
         let at = alert_clock(now.mono);
         let f = engine.replay(0, at, Lsn(4)).expect("the fourth fires");
         assert_eq!((f.first_id, f.last_id), (Lsn(1), Lsn(4)));
+        assert!(log.close());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn records_not_yet_durable_at_the_checkpoint_keep_their_arrival_and_their_rules() {
+        let dir =
+            std::env::temp_dir().join(format!("spool-restore-pending-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rule = |name: &str| Rule {
+            name: name.into(),
+            min_level: Level::Error,
+            service: None,
+            pattern: None,
+            ignore_case: false,
+            threshold: 1,
+            window_ns: 60_000 * MS,
+            cooldown_ns: 20 * MS,
+        };
+        let t0 = 1_800_000_000_000_000_000u64;
+        {
+            let log = Log::open(&dir).expect("open");
+            log.append_entry(&error(t0)).expect("1");
+            log.append_entry(&error(t0 + 10 * MS)).expect("2");
+            assert!(log.close());
+        }
+        let log = Log::open(&dir).expect("reopen");
+        let mut engine = Engine::new(vec![rule("R"), rule("N")]).expect("valid");
+        // R fired on record 1 at t0 (cooldown to t0 + 20 ms). Record 2 had
+        // arrived at t0 + 10 ms, selected by R only (N was put in force by
+        // a PUT after it), and was not durable when the checkpoint was
+        // written at t0 + 25 ms.
+        let ck = Saved {
+            written_ns: t0 + 25 * MS,
+            through: Lsn(1),
+            windows: vec![
+                SavedWindow {
+                    rule: rule("R"),
+                    arrivals: Vec::new(),
+                    quiet_until_ns: Some(t0 + 20 * MS),
+                },
+                SavedWindow {
+                    rule: rule("N"),
+                    arrivals: Vec::new(),
+                    quiet_until_ns: None,
+                },
+            ],
+            unstored: Vec::new(),
+            pending: vec![(Lsn(2), t0 + 10 * MS, vec![0])],
+        };
+        let now = Now {
+            mono: Instant::from_nanos(5_000 * MS),
+            wall: spool_core::time::UnixNanos(t0 + 1_000 * MS),
+        };
+        let restored =
+            rebuild(&mut engine, &log, now, &HashMap::new(), Some(&ck)).expect("rebuild");
+        // Inside R's cooldown where it arrived, and never N's.
+        assert!(restored.missed.is_empty(), "{:?}", restored.missed);
         assert!(log.close());
         let _ = std::fs::remove_dir_all(&dir);
     }

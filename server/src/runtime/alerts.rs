@@ -313,6 +313,7 @@ impl Server {
             through: self.alerts.engine.through(),
             windows: self.alerts.engine.saved(now),
             unstored,
+            pending: self.alerts.engine.saved_pending(now),
         }
     }
 
