@@ -20,7 +20,7 @@ use super::rules;
 
 /// The file, in the data directory.
 pub const FILE: &str = "alert-state.json";
-const VERSION: u64 = 2;
+const VERSION: u64 = 3;
 
 /// One rule's window.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +40,9 @@ pub struct Saved {
     pub written_ns: u64,
     /// Every record up to this id was evaluated.
     pub through: Lsn,
+    /// Every record up to this id had arrived and was matched against the
+    /// rules: those of them not in `pending` count for no rule.
+    pub submitted: Lsn,
     /// Each rule's window.
     pub windows: Vec<SavedWindow>,
     /// Alerts fired whose record was not yet durable: their payloads.
@@ -79,8 +82,8 @@ pub fn to_json(saved: &Saved) -> Vec<u8> {
     let mut out = String::with_capacity(256 + arrivals * 32);
     let _ = write!(
         out,
-        "{{\"version\":{VERSION},\"written_ns\":{},\"through\":{},\"windows\":[",
-        saved.written_ns, saved.through.0
+        "{{\"version\":{VERSION},\"written_ns\":{},\"through\":{},\"submitted\":{},\"windows\":[",
+        saved.written_ns, saved.through.0, saved.submitted.0
     );
     for (i, (w, rule)) in saved.windows.iter().zip(&rule_values).enumerate() {
         if i > 0 {
@@ -137,6 +140,7 @@ pub fn from_json(text: &[u8]) -> Option<Saved> {
     }
     let written_ns = doc.get("written_ns")?.as_u64()?;
     let through = Lsn(doc.get("through")?.as_u64()?);
+    let submitted = Lsn(doc.get("submitted")?.as_u64()?);
     let mut windows = Vec::new();
     for w in doc.get("windows")?.as_array()? {
         let mut one = Map::new();
@@ -183,6 +187,7 @@ pub fn from_json(text: &[u8]) -> Option<Saved> {
     Some(Saved {
         written_ns,
         through,
+        submitted,
         windows,
         unstored,
         pending,
@@ -347,6 +352,7 @@ mod tests {
         let saved = Saved {
             written_ns: 7,
             through: Lsn(42),
+            submitted: Lsn(46),
             windows: vec![
                 SavedWindow {
                     rule: rules[0].clone(),

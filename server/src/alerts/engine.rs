@@ -54,6 +54,8 @@ pub struct Engine {
     scratch: Vec<u16>,
     /// Every record up to this id was evaluated.
     through: Lsn,
+    /// The highest id submitted (and matched against the rules).
+    submitted: Lsn,
     /// Windows changed since the last [`Engine::saved`].
     dirty: bool,
 }
@@ -67,6 +69,7 @@ impl Engine {
             generation: 0,
             moves: VecDeque::new(),
             through: Lsn(0),
+            submitted: Lsn(0),
             dirty: false,
             pending: VecDeque::new(),
             scratch: Vec::new(),
@@ -115,6 +118,8 @@ impl Engine {
     /// rules select each. Alert records and payloads that are not entries
     /// are selected by none.
     pub fn submitted(&mut self, first: Lsn, epoch: u64, at: Instant, payloads: &[Vec<u8>]) {
+        let last = Lsn(first.0 + (payloads.len() as u64).saturating_sub(1));
+        self.submitted = self.submitted.max(last);
         let selected = select(self.alerts.selector(), payloads);
         self.noted(Noted {
             first,
@@ -235,7 +240,14 @@ impl Engine {
     /// rebuild); the windows are to be saved.
     pub fn evaluated_through(&mut self, id: Lsn) {
         self.through = self.through.max(id);
+        self.submitted = self.submitted.max(id);
         self.dirty = true;
+    }
+
+    /// The highest id submitted and matched against the rules: a record
+    /// up to it that no rule selected is in no window, now or later.
+    pub fn submitted_through(&self) -> Lsn {
+        self.submitted
     }
 
     /// The windows are to be saved (an alert they fired became durable,

@@ -210,6 +210,8 @@ fn from_checkpoint(
                 at_ns = at_ns.max((*at).min(wall));
                 rs.clone()
             }
+            // Arrived by the checkpoint, selected by no rule then.
+            None if id <= ck.submitted => Vec::new(),
             None => {
                 at_ns = at_ns.max(entry.timestamp_ns.clamp(low, wall));
                 engine.select(&entry).to_vec()
@@ -393,6 +395,7 @@ mod tests {
         let ck = Saved {
             written_ns: t0,
             through: Lsn(0),
+            submitted: Lsn(0),
             windows: vec![SavedWindow {
                 rule,
                 arrivals: Vec::new(),
@@ -448,6 +451,7 @@ mod tests {
             written_ns: t0 + 10 * MS,
             // Should be 3: the window below holds records 1 to 3.
             through: Lsn(0),
+            submitted: Lsn(0),
             windows: vec![SavedWindow {
                 rule,
                 arrivals: (1..=3).map(|k| (t0 + k * MS, Lsn(k))).collect(),
@@ -491,6 +495,7 @@ mod tests {
             let log = Log::open(&dir).expect("open");
             log.append_entry(&error(t0)).expect("1");
             log.append_entry(&error(t0 + 10 * MS)).expect("2");
+            log.append_entry(&error(t0 + 12 * MS)).expect("3");
             assert!(log.close());
         }
         let log = Log::open(&dir).expect("reopen");
@@ -502,6 +507,10 @@ mod tests {
         let ck = Saved {
             written_ns: t0 + 25 * MS,
             through: Lsn(1),
+            // Record 3 had arrived by the checkpoint and no rule selected
+            // it then (it is not in `pending`): it counts for none, not
+            // for N, put in force after it.
+            submitted: Lsn(3),
             windows: vec![
                 SavedWindow {
                     rule: rule("R"),

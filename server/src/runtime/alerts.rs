@@ -311,6 +311,7 @@ impl Server {
         Saved {
             written_ns: now.wall.0,
             through: self.alerts.engine.through(),
+            submitted: self.alerts.engine.submitted_through(),
             windows: self.alerts.engine.saved(now),
             unstored,
             pending: self.alerts.engine.saved_pending(now),

@@ -52,10 +52,10 @@ impl Server {
         let ctx = Context {
             cfg: &self.cfg,
             phase: self.phase(),
-            now: spool_core::time::Now {
-                mono: now,
-                wall: clock::wall(),
-            },
+            // Read now, not at the start of the loop turn: a record's
+            // server timestamp and its arrival for the alert windows are
+            // the same moment on both clocks.
+            now: clock::now(),
             counters: Counters {
                 uptime: clock::until(self.started, now),
                 open_connections: self.open_conns,
@@ -81,7 +81,7 @@ impl Server {
                     .submit(both, payloads.iter().map(Vec::as_slice))
                 {
                     Ok(ticket) => {
-                        self.alerts_submitted(ticket.first, ticket.epoch, now, &payloads);
+                        self.alerts_submitted(ticket.first, ticket.epoch, both.mono, &payloads);
                         let Some(slot) = self.slot(idx) else {
                             return;
                         };
@@ -255,13 +255,7 @@ impl Server {
                         .add(now, upto.0.saturating_sub(self.durable_seen.0));
                     self.durable_seen = upto;
                     self.live.durable_advanced();
-                    self.alerts_durable(
-                        upto,
-                        spool_core::time::Now {
-                            mono: now,
-                            wall: clock::wall(),
-                        },
-                    );
+                    self.alerts_durable(upto, clock::now());
                     for p in self.parked.durable(upto) {
                         let r = reply::accepted(p.first, p.last);
                         self.answer_parked(p, r, now);

@@ -348,13 +348,7 @@ impl Server {
             self.pump_live(now);
             self.webhook_turn(now);
             if self.alerts_checkpoint_due().is_some_and(|at| at <= now) {
-                self.alerts_checkpoint(
-                    spool_core::time::Now {
-                        mono: now,
-                        wall: clock::wall(),
-                    },
-                    false,
-                );
+                self.alerts_checkpoint(clock::now(), false);
             }
             self.fire_timers(now);
             if self.finished(now) {
