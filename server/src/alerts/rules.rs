@@ -77,6 +77,13 @@ pub fn from_toml(text: &str) -> Result<Vec<Rule>, RulesError> {
 pub fn from_json(body: &[u8]) -> Result<Vec<Rule>, RulesError> {
     let doc: Value =
         serde_json::from_slice(body).map_err(|e| document(format!("not JSON: {e}")))?;
+    // serde_json keeps the last of a repeated key: a repeated "rules" or
+    // "name" would silently win. Refuse it, naming it.
+    if let Some(key) = repeated_key(body) {
+        return Err(document(format!(
+            "the key {key:?} is given twice in one object; give each once"
+        )));
+    }
     let Value::Object(mut doc) = doc else {
         return Err(document(r#"give {"rules": [ ... ]}"#.into()));
     };
@@ -89,6 +96,56 @@ pub fn from_json(body: &[u8]) -> Result<Vec<Rule>, RulesError> {
         )));
     }
     from_list(rules, r#"a "rules" array"#)
+}
+
+/// The first key given twice in one object of `text` (valid JSON).
+fn repeated_key(text: &[u8]) -> Option<String> {
+    // Per open container: the keys seen, for objects.
+    let mut stack: Vec<Option<Vec<String>>> = Vec::new();
+    // Whether the next string in the innermost object is a key.
+    let mut expect_key = false;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'{' => {
+                stack.push(Some(Vec::new()));
+                expect_key = true;
+            }
+            b'[' => {
+                stack.push(None);
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                expect_key = false;
+            }
+            b',' => expect_key = matches!(stack.last(), Some(Some(_))),
+            b':' => expect_key = false,
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    if text[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                if expect_key {
+                    let key: String = serde_json::from_slice(text.get(start..=i)?).ok()?;
+                    if let Some(Some(keys)) = stack.last_mut() {
+                        if keys.contains(&key) {
+                            return Some(key);
+                        }
+                        keys.push(key);
+                    }
+                    expect_key = false;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A rule's name as errors show it: one too long to be valid is cut.
@@ -396,6 +453,21 @@ window = "1s"
             {"name":"Any critical","level":"CRITICAL","threshold":1,"window":"1s"}]}"#;
         assert_eq!(from_json(json.as_bytes()).unwrap(), rules);
         assert_eq!(from_toml("").unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        for body in [
+            r#"{"rules":[{"name":"a","level":"ERROR","threshold":5,"window":"1m"}],"rules":[]}"#,
+            r#"{"rules":[{"name":"a","level":"ERROR","threshold":5,"window":"1m","name":"b"}]}"#,
+            r#"{"rules":[{"name":"a","level":"ERROR","threshold":5,"window":"1m","n\u0061me":"b"}]}"#,
+        ] {
+            let e = from_json(body.as_bytes()).expect_err(body);
+            assert!(e.why.contains("twice"), "{e}");
+        }
+        // The same key in different objects, and keys as values, are fine.
+        let ok = r#"{"rules":[{"name":"name","level":"ERROR","threshold":5,"window":"1m","pattern":"\"name\":"},{"name":"b","level":"ERROR","threshold":5,"window":"1m"}]}"#;
+        assert_eq!(from_json(ok.as_bytes()).map(|r| r.len()), Ok(2));
     }
 
     #[test]
