@@ -340,6 +340,24 @@ mod tests {
 
     const MS: u64 = 1_000_000;
 
+    /// A scratch data directory, removed when dropped (a failing test too).
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("spool-restore-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     fn error(ts: u64) -> Entry {
         Entry {
             timestamp_ns: ts,
@@ -352,8 +370,8 @@ mod tests {
 
     #[test]
     fn a_stored_alert_starts_the_cooldown_at_its_last_records_arrival() {
-        let dir = std::env::temp_dir().join(format!("spool-restore-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("cooldown");
+        let dir = scratch.0.clone();
         let rule = Rule {
             name: "A".into(),
             min_level: Level::Error,
@@ -420,13 +438,12 @@ mod tests {
         // are after it and fire.
         assert_eq!(missed, vec![(4, 5)]);
         assert!(log.close());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_checkpoint_whose_last_id_is_damaged_does_not_count_its_records_twice() {
-        let dir = std::env::temp_dir().join(format!("spool-restore-twice-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("twice");
+        let dir = scratch.0.clone();
         let rule = Rule {
             name: "W".into(),
             min_level: Level::Error,
@@ -472,14 +489,12 @@ mod tests {
         let f = engine.replay(0, at, Lsn(4)).expect("the fourth fires");
         assert_eq!((f.first_id, f.last_id), (Lsn(1), Lsn(4)));
         assert!(log.close());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn records_not_yet_durable_at_the_checkpoint_keep_their_arrival_and_their_rules() {
-        let dir =
-            std::env::temp_dir().join(format!("spool-restore-pending-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("pending");
+        let dir = scratch.0.clone();
         let rule = |name: &str| Rule {
             name: name.into(),
             min_level: Level::Error,
@@ -535,6 +550,5 @@ mod tests {
         // Inside R's cooldown where it arrived, and never N's.
         assert!(restored.missed.is_empty(), "{:?}", restored.missed);
         assert!(log.close());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
