@@ -54,7 +54,7 @@ use std::fmt;
 
 use spool_core::entry::Entry;
 
-pub use render::{entry_to_json, metadata_is_object, push_json_string};
+pub use render::{entry_to_json, metadata_is_object, push_json_string, push_record_head};
 
 /// The service of the daemon's own records (alerts): a producer's record
 /// naming it is refused, so a record of this service is always the

@@ -12,15 +12,9 @@ use crate::rfc3339::format_rfc3339_nanos;
 /// empty. Stored metadata is embedded verbatim: it was validated as a JSON
 /// object when it was decoded.
 pub fn entry_to_json(id: u64, e: &EntryRef<'_>, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"id\":\"");
-    push_decimal(out, id);
-    out.extend_from_slice(b"\",\"timestamp\":\"");
-    let mut timestamp = String::with_capacity(30);
-    format_rfc3339_nanos(e.timestamp_ns, &mut timestamp);
-    out.extend_from_slice(timestamp.as_bytes());
-    out.extend_from_slice(b"\",\"level\":\"");
-    out.extend_from_slice(e.level.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"service\":");
+    out.push(b'{');
+    push_record_head(id, e, out);
+    out.extend_from_slice(b",\"service\":");
     push_json_string(out, e.service);
     out.extend_from_slice(b",\"message\":");
     push_json_string(out, e.message);
@@ -28,6 +22,20 @@ pub fn entry_to_json(id: u64, e: &EntryRef<'_>, out: &mut Vec<u8>) {
     let metadata = e.metadata.trim();
     out.extend_from_slice(if metadata.is_empty() { "{}" } else { metadata }.as_bytes());
     out.push(b'}');
+}
+
+/// Appends the members every record object opens with, without braces:
+/// `"id":"<id>","timestamp":"<RFC 3339, ns>","level":"ERROR"`.
+pub fn push_record_head(id: u64, e: &EntryRef<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\"id\":\"");
+    push_decimal(out, id);
+    out.extend_from_slice(b"\",\"timestamp\":\"");
+    let mut timestamp = String::with_capacity(30);
+    format_rfc3339_nanos(e.timestamp_ns, &mut timestamp);
+    out.extend_from_slice(timestamp.as_bytes());
+    out.extend_from_slice(b"\",\"level\":\"");
+    out.extend_from_slice(e.level.as_str().as_bytes());
+    out.push(b'"');
 }
 
 /// Whether `metadata` is what the daemon stores for a record: nothing, or

@@ -21,7 +21,7 @@
 use spool_core::alert::{Fired, Rule};
 use spool_core::entry::{Entry, EntryRef};
 use spool_core::record::Lsn;
-use spool_proto::decode::{json_text, push_json_string};
+use spool_proto::decode::{json_text, push_json_string, push_record_head};
 use spool_proto::format_rfc3339_nanos;
 
 /// The service of the daemon's own records; ingest refuses it.
@@ -164,15 +164,9 @@ pub fn alert_json(id: Lsn, entry: &EntryRef<'_>, out: &mut Vec<u8>) -> bool {
         return false;
     };
     let start = out.len();
-    out.extend_from_slice(b"{\"type\":\"alert\",\"id\":\"");
-    out.extend_from_slice(id.0.to_string().as_bytes());
-    out.extend_from_slice(b"\",\"timestamp\":\"");
-    let mut ts = String::with_capacity(30);
-    format_rfc3339_nanos(entry.timestamp_ns, &mut ts);
-    out.extend_from_slice(ts.as_bytes());
-    out.extend_from_slice(b"\",\"level\":\"");
-    out.extend_from_slice(entry.level.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"message\":");
+    out.extend_from_slice(b"{\"type\":\"alert\",");
+    push_record_head(id.0, entry, out);
+    out.extend_from_slice(b",\"message\":");
     push_json_string(out, entry.message);
     out.push(b',');
     out.extend_from_slice(inner.as_bytes());
