@@ -98,3 +98,61 @@ fn a_failed_sync_is_reported_and_never_acked() {
         io.join().unwrap();
     });
 }
+
+/// The blocking appender's path (submit and wait under one lock) with the
+/// wake-up relay: under loom [`spool_core::handoff::RELAY_FANOUT`] is 1, so
+/// when one completion makes both appenders durable the IO thread unparks
+/// one and that one must unpark the other; a lost hand-on leaves a thread
+/// parked forever, which loom reports as a deadlock.
+#[test]
+fn relayed_wakeups_reach_every_blocking_appender() {
+    assert_eq!(spool_core::handoff::RELAY_FANOUT, 1);
+    loom::model(|| {
+        let h = handoff();
+        let io = io_thread(h.clone(), Ok(()));
+        let producers: Vec<_> = (0..2u8)
+            .map(|i| {
+                let h = h.clone();
+                thread::spawn(move || {
+                    let payload = [i + 1; 8];
+                    let ticket = h.append_blocking(Now::at(0), [payload.as_slice()]).unwrap();
+                    assert!(h.durable() >= ticket.last);
+                    ticket.last
+                })
+            })
+            .collect();
+        let mut ids: Vec<Lsn> = producers.into_iter().map(|p| p.join().unwrap()).collect();
+        ids.sort();
+        assert_eq!(ids, [Lsn(1), Lsn(2)]);
+        h.close();
+        io.join().unwrap();
+    });
+}
+
+/// A failure answers relayed and parked appenders alike: the second
+/// appender may be queued on the relay or parked when the sync fails.
+#[test]
+fn a_failure_reaches_appenders_waiting_on_the_relay() {
+    loom::model(|| {
+        let h = handoff();
+        let io = io_thread(h.clone(), Err(IoError::Os(5)));
+        let producers: Vec<_> = (0..2u8)
+            .map(|i| {
+                let h = h.clone();
+                thread::spawn(move || {
+                    let payload = [i + 1; 8];
+                    h.append_blocking(Now::at(0), [payload.as_slice()])
+                })
+            })
+            .collect();
+        for p in producers {
+            assert!(matches!(
+                p.join().unwrap(),
+                Err(AppendError::Failed(IoError::Os(5)) | AppendError::Submit(_))
+            ));
+        }
+        assert_eq!(h.durable(), Lsn(0));
+        h.close();
+        io.join().unwrap();
+    });
+}

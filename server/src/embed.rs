@@ -110,8 +110,7 @@ impl Log {
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
     {
-        let ticket = self.handoff.submit_blocking(clock::now(), payloads)?;
-        self.handoff.wait_durable(ticket)?;
+        let ticket = self.handoff.append_blocking(clock::now(), payloads)?;
         Ok((ticket.first, ticket.last))
     }
 

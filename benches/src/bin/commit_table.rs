@@ -3,7 +3,7 @@
 //! against one thread doing `pwrite` + `fdatasync` per record.
 //!
 //! ```text
-//! cargo run --release -p spool-benches --bin commit_table [-- RECORDS [DIR]]
+//! cargo run --release -p spool-benches --bin commit_table [-- [--writers 1,4,16,64] RECORDS [DIR]]
 //! ```
 //!
 //! Each row is the median of 3 runs of RECORDS (default 2000) records split
@@ -32,7 +32,19 @@ struct Row {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut writers: Vec<usize> = WRITERS.to_vec();
+    if let Some(i) = args.iter().position(|a| a == "--writers") {
+        let list = args
+            .get(i + 1)
+            .expect("--writers needs a list, e.g. 1,4,16,64");
+        writers = list
+            .split(',')
+            .map(|w| w.parse().expect("--writers: numbers separated by commas"))
+            .collect();
+        args.drain(i..i + 2);
+    }
+    let mut args = args.into_iter();
     let total: u64 = args
         .next()
         .map(|a| a.parse().expect("RECORDS must be a number"))
@@ -73,7 +85,7 @@ fn main() {
         });
     }
 
-    for threads in WRITERS {
+    for threads in writers {
         let dir = fresh_dir(&base, &format!("log-{threads}")).expect("create bench dir");
         let log = Log::open(&dir).expect("open log");
         // Warm-up: threads, allocator, the segment's first pages.
