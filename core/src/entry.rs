@@ -195,6 +195,38 @@ impl Entry {
     /// Appends the payload encoding to `out`. Fails, leaving `out` unchanged,
     /// only when a field is longer than its length prefix can say.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EntryError> {
+        self.as_ref().encode_into(out)
+    }
+
+    /// Borrows the fields.
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            timestamp_ns: self.timestamp_ns,
+            level: self.level,
+            service: &self.service,
+            message: &self.message,
+            metadata: &self.metadata,
+        }
+    }
+
+    /// Encodes into a new vector.
+    pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+}
+
+impl EntryRef<'_> {
+    /// The exact payload length [`EntryRef::encode_into`] will append.
+    pub fn encoded_len(&self) -> usize {
+        ENTRY_FIXED_LEN + self.service.len() + self.message.len() + self.metadata.len()
+    }
+
+    /// Appends the payload encoding to `out` (what [`EntryRef::decode`]
+    /// reads back). Fails, leaving `out` unchanged, only when a field is
+    /// longer than its length prefix can say.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EntryError> {
         let service_len =
             u16::try_from(self.service.len()).map_err(|_| EntryError::ServiceTooLong)?;
         let message_len =
@@ -212,13 +244,6 @@ impl Entry {
         out.extend_from_slice(&metadata_len.to_le_bytes());
         out.extend_from_slice(self.metadata.as_bytes());
         Ok(())
-    }
-
-    /// Encodes into a new vector.
-    pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
-        let mut out = Vec::new();
-        self.encode_into(&mut out)?;
-        Ok(out)
     }
 }
 

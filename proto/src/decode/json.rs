@@ -10,10 +10,10 @@
 
 use std::borrow::Cow;
 
-use spool_core::entry::{Entry, Level};
+use spool_core::entry::{EntryRef, Level};
 
 use super::json_text::{JsonTextError, Kind, Minify, NoSink, Scanner, Token};
-use super::{check_size, numbered_lines, DecodeError, DecodeLimits, RecordProblem};
+use super::{numbered_lines, DecodeError, DecodeLimits, Payloads, RecordProblem};
 use crate::rfc3339::parse_rfc3339;
 use crate::unix_time::{parse_unix_time, UnixTimeError, ACCEPTED_TIMES};
 
@@ -27,7 +27,8 @@ pub(super) fn decode_json(
     body: &[u8],
     now_ns: u64,
     limits: &DecodeLimits,
-) -> Result<Vec<Entry>, DecodeError> {
+    out: &mut Payloads,
+) -> Result<(), DecodeError> {
     let invalid = |e: JsonTextError| {
         DecodeError::body(
             400,
@@ -37,28 +38,26 @@ pub(super) fn decode_json(
     let mut s = Scanner::new(body);
     let mut scratch = Vec::new();
     s.skip_ws();
-    let entries = match s.peek() {
+    let before = out.len();
+    match s.peek() {
         None => return Err(DecodeError::no_records()),
         Some(b'{') => {
-            let entry = record(&mut s, &mut scratch, now_ns, limits).map_err(|p| match p {
+            record(&mut s, &mut scratch, now_ns, limits, out).map_err(|p| match p {
                 Problem::Json(e) => invalid(e),
                 Problem::Record(p) => DecodeError::body(p.status, p.message),
             })?;
-            vec![entry]
         }
         Some(b'[') => {
             s.open().map_err(invalid)?;
-            let mut entries = Vec::new();
             s.skip_ws();
             if !s.eat(b']') {
                 loop {
-                    let index = entries.len() as u64;
-                    if entries.len() >= limits.max_records {
+                    let count = out.len() - before;
+                    if count >= limits.max_records {
                         return Err(DecodeError::too_many_records(limits.max_records));
                     }
-                    let entry = element(&mut s, &mut scratch, now_ns, limits, "of the body")
-                        .map_err(|p| DecodeError::at_index(index, p))?;
-                    entries.push(entry);
+                    element(&mut s, &mut scratch, now_ns, limits, "of the body", out)
+                        .map_err(|p| DecodeError::at_index(count as u64, p))?;
                     s.skip_ws();
                     if s.eat(b',') {
                         s.skip_ws();
@@ -73,7 +72,6 @@ pub(super) fn decode_json(
                 }
             }
             s.close();
-            entries
         }
         Some(_) => {
             let token = s.value(&mut NoSink).map_err(invalid)?;
@@ -98,33 +96,33 @@ pub(super) fn decode_json(
             ),
         ));
     }
-    Ok(entries)
+    Ok(())
 }
 
 pub(super) fn decode_ndjson(
     body: &[u8],
     now_ns: u64,
     limits: &DecodeLimits,
-) -> Result<Vec<Entry>, DecodeError> {
-    let mut entries = Vec::new();
+    out: &mut Payloads,
+) -> Result<(), DecodeError> {
+    let before = out.len();
     let mut scratch = Vec::new();
     for (n, line) in numbered_lines(body) {
-        if entries.len() >= limits.max_records {
+        if out.len() - before >= limits.max_records {
             return Err(DecodeError::too_many_records(limits.max_records));
         }
         let mut s = Scanner::new(line);
         s.skip_ws();
-        let entry = element(&mut s, &mut scratch, now_ns, limits, "of the line")
-            .and_then(|entry| {
+        // A record followed by more text on its line fails the whole body,
+        // so adding it before the check below changes nothing.
+        element(&mut s, &mut scratch, now_ns, limits, "of the line", out)
+            .and_then(|()| {
                 s.skip_ws();
-                s.finish()
-                    .map_err(|e| not_json(e, "of the line"))
-                    .map(|()| entry)
+                s.finish().map_err(|e| not_json(e, "of the line"))
             })
             .map_err(|p| DecodeError::at_line(n, p))?;
-        entries.push(entry);
     }
-    Ok(entries)
+    Ok(())
 }
 
 fn not_json(e: JsonTextError, within: &str) -> RecordProblem {
@@ -142,9 +140,10 @@ fn element(
     now_ns: u64,
     limits: &DecodeLimits,
     within: &str,
-) -> Result<Entry, RecordProblem> {
+    out: &mut Payloads,
+) -> Result<(), RecordProblem> {
     if s.peek() == Some(b'{') {
-        return record(s, scratch, now_ns, limits).map_err(|p| p.within(within));
+        return record(s, scratch, now_ns, limits, out).map_err(|p| p.within(within));
     }
     let token = s.value(&mut NoSink).map_err(|e| not_json(e, within))?;
     Err(RecordProblem::bad(format!(
@@ -225,7 +224,8 @@ fn record(
     scratch: &mut Vec<u8>,
     now_ns: u64,
     limits: &DecodeLimits,
-) -> Result<Entry, Problem> {
+    out: &mut Payloads,
+) -> Result<(), Problem> {
     let text = s.text();
     let mut found: [Option<Token>; Field::ALL.len()] = [None; Field::ALL.len()];
     s.open()?;
@@ -287,7 +287,7 @@ fn record(
     };
     let level = level_of(text, get(Field::Level), get(Field::SeverityNumber))?;
     let service = match get(Field::Service) {
-        None => String::new(),
+        None => Cow::Borrowed(""),
         Some(t) => {
             let service = string_field(text, t, Field::Service)?;
             if service.len() > usize::from(u16::MAX) {
@@ -310,11 +310,11 @@ fn record(
         Some(t) => timestamp_of(text, t)?,
     };
     let metadata = match get(Field::Metadata) {
-        None => String::new(),
+        None => "",
         Some(t) if t.kind == Kind::Object => {
             // The minified copy of checked JSON text is UTF-8; the check
             // cannot fail, and an empty string would be "no metadata".
-            std::str::from_utf8(scratch).unwrap_or_default().to_owned()
+            std::str::from_utf8(scratch).unwrap_or_default()
         }
         Some(t) => {
             return Err(RecordProblem::bad(format!(
@@ -324,16 +324,14 @@ fn record(
             .into())
         }
     };
-    Ok(check_size(
-        Entry {
-            timestamp_ns,
-            level,
-            service,
-            message,
-            metadata,
-        },
-        limits,
-    )?)
+    let entry = EntryRef {
+        timestamp_ns,
+        level,
+        service: &service,
+        message: &message,
+        metadata,
+    };
+    Ok(out.push_entry(&entry, limits)?)
 }
 
 /// A checked string token's value, borrowed from the body when it has no
@@ -352,9 +350,9 @@ fn decode_string(text: &[u8], t: Token) -> Result<Cow<'_, str>, RecordProblem> {
     decoded.map_err(|()| RecordProblem::bad("a string could not be decoded; send valid JSON"))
 }
 
-fn string_field(text: &[u8], t: Token, field: Field) -> Result<String, RecordProblem> {
+fn string_field(text: &[u8], t: Token, field: Field) -> Result<Cow<'_, str>, RecordProblem> {
     match t.kind {
-        Kind::String { .. } => decode_string(text, t).map(Cow::into_owned),
+        Kind::String { .. } => decode_string(text, t),
         other => Err(RecordProblem::bad(format!(
             "\"{}\" must be a string, not {}",
             field.name(),

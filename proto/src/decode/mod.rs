@@ -47,13 +47,15 @@
 
 mod json;
 pub mod json_text;
+mod payloads;
 mod render;
 mod text;
 
 use std::fmt;
 
-use spool_core::entry::Entry;
+use spool_core::entry::{Entry, EntryRef};
 
+pub use payloads::{Iter as PayloadIter, Payloads};
 pub use render::{entry_to_json, metadata_is_object, push_json_string, push_record_head};
 
 /// The service of the daemon's own records (alerts): a producer's record
@@ -157,21 +159,6 @@ impl RecordProblem {
     }
 }
 
-/// Checks a finished entry against the record size limit.
-fn check_size(entry: Entry, limits: &DecodeLimits) -> Result<Entry, RecordProblem> {
-    let len = entry.encoded_len();
-    if len > limits.max_record_bytes {
-        return Err(RecordProblem {
-            status: 413,
-            message: format!(
-                "record is {len} bytes encoded, more than the limit of {} bytes",
-                limits.max_record_bytes
-            ),
-        });
-    }
-    Ok(entry)
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Text,
@@ -208,28 +195,51 @@ fn format_of(content_type: Option<&str>) -> Result<Format, DecodeError> {
     }
 }
 
-/// Decodes an ingest body into entries, all or nothing.
+/// Decodes an ingest body into encoded entry payloads appended to `out`,
+/// all or nothing: on an error, `out` holds whatever was decoded before it
+/// and is to be discarded.
 ///
-/// `content_type` is the `Content-Type` value (parameters are ignored; `None`
-/// and `application/x-www-form-urlencoded` mean `text/plain`); `now_ns` is the receive time, used for records that
-/// carry no timestamp. A leading UTF-8 byte-order mark is ignored.
+/// `content_type` is the `Content-Type` value (parameters are ignored;
+/// `None` and `application/x-www-form-urlencoded` mean `text/plain`);
+/// `now_ns` is the receive time, used for records that carry no timestamp.
+/// A leading UTF-8 byte-order mark is ignored. Strings without escapes and
+/// text lines are copied once, from the body into `out`.
+pub fn decode_payloads(
+    content_type: Option<&str>,
+    body: &[u8],
+    now_ns: u64,
+    limits: &DecodeLimits,
+    out: &mut Payloads,
+) -> Result<(), DecodeError> {
+    // Some Windows producers start UTF-8 text with a byte-order mark.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let before = out.len();
+    match format_of(content_type)? {
+        Format::Text => text::decode_text(body, now_ns, limits, out)?,
+        Format::Json => json::decode_json(body, now_ns, limits, out)?,
+        Format::Ndjson => json::decode_ndjson(body, now_ns, limits, out)?,
+    };
+    if out.len() == before {
+        return Err(DecodeError::no_records());
+    }
+    Ok(())
+}
+
+/// [`decode_payloads`] into owned entries.
 pub fn decode_entries(
     content_type: Option<&str>,
     body: &[u8],
     now_ns: u64,
     limits: &DecodeLimits,
 ) -> Result<Vec<Entry>, DecodeError> {
-    // Some Windows producers start UTF-8 text with a byte-order mark.
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let entries = match format_of(content_type)? {
-        Format::Text => text::decode_text(body, now_ns, limits)?,
-        Format::Json => json::decode_json(body, now_ns, limits)?,
-        Format::Ndjson => json::decode_ndjson(body, now_ns, limits)?,
-    };
-    if entries.is_empty() {
-        return Err(DecodeError::no_records());
-    }
-    Ok(entries)
+    let mut out = Payloads::default();
+    decode_payloads(content_type, body, now_ns, limits, &mut out)?;
+    // Each payload was encoded just above, so each decodes.
+    Ok(out
+        .iter()
+        .filter_map(|p| EntryRef::decode(p).ok())
+        .map(|e| e.to_owned_entry())
+        .collect())
 }
 
 /// The non-blank lines of `body` (blank: empty or whitespace only) with

@@ -1,17 +1,18 @@
 //! `text/plain` bodies: one record per non-blank line.
 
-use spool_core::entry::{Entry, Level};
+use spool_core::entry::{EntryRef, Level};
 
-use super::{check_size, numbered_lines, DecodeError, DecodeLimits, RecordProblem};
+use super::{numbered_lines, DecodeError, DecodeLimits, Payloads, RecordProblem};
 
 pub(super) fn decode_text(
     body: &[u8],
     now_ns: u64,
     limits: &DecodeLimits,
-) -> Result<Vec<Entry>, DecodeError> {
-    let mut entries = Vec::new();
+    out: &mut Payloads,
+) -> Result<(), DecodeError> {
+    let before = out.len();
     for (n, line) in numbered_lines(body) {
-        if entries.len() >= limits.max_records {
+        if out.len() - before >= limits.max_records {
             return Err(DecodeError::too_many_records(limits.max_records));
         }
         let Ok(message) = std::str::from_utf8(line) else {
@@ -20,16 +21,17 @@ pub(super) fn decode_text(
                 RecordProblem::bad("text is not valid UTF-8; send UTF-8"),
             ));
         };
-        let entry = Entry {
+        let entry = EntryRef {
             timestamp_ns: now_ns,
             level: leading_level(message).unwrap_or(Level::Info),
-            service: String::new(),
-            message: message.to_owned(),
-            metadata: String::new(),
+            service: "",
+            message,
+            metadata: "",
         };
-        entries.push(check_size(entry, limits).map_err(|p| DecodeError::at_line(n, p))?);
+        out.push_entry(&entry, limits)
+            .map_err(|p| DecodeError::at_line(n, p))?;
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// The level named by the line's first word, if it is a level word: letters

@@ -117,7 +117,12 @@ impl Engine {
     /// (id epoch `epoch`) at `at` (the daemon's monotonic clock): note which
     /// rules select each. Alert records and payloads that are not entries
     /// are selected by none.
-    pub fn submitted(&mut self, first: Lsn, epoch: u64, at: Instant, payloads: &[Vec<u8>]) {
+    pub fn submitted<'p, I>(&mut self, first: Lsn, epoch: u64, at: Instant, payloads: I)
+    where
+        I: IntoIterator<Item = &'p [u8]>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let payloads = payloads.into_iter();
         let last = Lsn(first.0 + (payloads.len() as u64).saturating_sub(1));
         self.submitted = self.submitted.max(last);
         let selected = select(self.alerts.selector(), payloads);
@@ -388,13 +393,13 @@ mod tests {
         let err = payload(Level::Error);
         let info = payload(Level::Info);
         let at = Instant::from_nanos(5);
-        e.submitted(Lsn(1), 0, at, &[err.clone(), info.clone()]);
+        e.submitted(Lsn(1), 0, at, [err.as_slice(), info.as_slice()]);
         assert_eq!(e.pending(), 1, "the INFO record is selected by no rule");
         // Refused: ids 3..=3 of epoch 0.
-        e.submitted(Lsn(3), 0, at, std::slice::from_ref(&err));
+        e.submitted(Lsn(3), 0, at, [err.as_slice()]);
         e.rejected(Lsn(3), Lsn(3), 0);
         assert!(fires(&mut e, 10).is_empty(), "one durable ERROR is below 2");
-        e.submitted(Lsn(3), 1, at, std::slice::from_ref(&err));
+        e.submitted(Lsn(3), 1, at, [err.as_slice()]);
         assert!(fires(&mut e, 2).is_empty(), "not durable yet");
         assert_eq!(fires(&mut e, 3), vec![("two".into(), 1, 3)]);
     }
@@ -404,9 +409,9 @@ mod tests {
         let mut e = Engine::new(vec![rule("a", 2), rule("b", 2)]).expect("valid");
         let err = payload(Level::Error);
         let at = Instant::from_nanos(5);
-        e.submitted(Lsn(1), 0, at, std::slice::from_ref(&err));
+        e.submitted(Lsn(1), 0, at, [err.as_slice()]);
         assert!(fires(&mut e, 1).is_empty());
-        e.submitted(Lsn(2), 0, at, std::slice::from_ref(&err));
+        e.submitted(Lsn(2), 0, at, [err.as_slice()]);
         // "b" changes (a new threshold): it starts again; "a" keeps its
         // first record and the pending second.
         e.replace(vec![rule("b", 3), rule("a", 2)]).expect("valid");
@@ -422,7 +427,7 @@ mod tests {
         let at = Instant::from_nanos(5);
         // The loop's own submission (id 3) before a /simulate batch (ids 1..=2)
         // is noted: pending stays in id order.
-        e.submitted(Lsn(3), 0, at, std::slice::from_ref(&err));
+        e.submitted(Lsn(3), 0, at, [err.as_slice()]);
         let (generation, _) = e.selector();
         e.noted(Noted {
             first: Lsn(1),

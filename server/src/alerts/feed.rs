@@ -67,19 +67,24 @@ impl Feed {
     /// Submits `payloads` to the group commit (not waiting: `Busy` when the
     /// queue is full) and notes the records the rules of `generation`
     /// select, under the feed's lock.
-    pub fn submit(
+    pub fn submit<'p, I>(
         &self,
         handoff: &Handoff,
         now: Now,
-        payloads: &[Vec<u8>],
+        payloads: I,
         rules: Option<&(u64, Arc<Selector>)>,
-    ) -> Result<Ticket, SubmitError> {
+    ) -> Result<Ticket, SubmitError>
+    where
+        I: IntoIterator<Item = &'p [u8]>,
+        I::IntoIter: Clone,
+    {
+        let payloads = payloads.into_iter();
         let selected = match rules {
-            Some((_, selector)) => select(selector, payloads),
+            Some((_, selector)) => select(selector, payloads.clone()),
             None => Vec::new(),
         };
         let mut state = self.lock();
-        let ticket = handoff.submit(now, payloads.iter().map(Vec::as_slice))?;
+        let ticket = handoff.submit(now, payloads)?;
         if let (Some((generation, _)), false) = (rules, selected.is_empty()) {
             state.noted.push(Noted {
                 first: ticket.first,
@@ -103,12 +108,15 @@ impl Feed {
 
 /// The records (by offset) some rule selects, and which rules: alert
 /// records and payloads that are not entries are selected by none.
-pub(super) fn select(selector: &Selector, payloads: &[Vec<u8>]) -> Vec<(u32, Vec<u16>)> {
+pub(super) fn select<'p>(
+    selector: &Selector,
+    payloads: impl IntoIterator<Item = &'p [u8]>,
+) -> Vec<(u32, Vec<u16>)> {
     let Some(min_level) = selector.min_level() else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (i, payload) in payloads.iter().enumerate() {
+    for (i, payload) in payloads.into_iter().enumerate() {
         match EntryRef::peek_fields(payload).and_then(|(_, l, _)| Level::from_u8(l)) {
             Some(level) if level >= min_level => {}
             _ => continue,

@@ -1,7 +1,7 @@
 //! `POST /ingest`: decodes a body into encoded records, or the answer that
 //! says which record is at fault. Nothing is submitted here.
 
-use spool_proto::decode::{decode_entries, DecodeLimits};
+use spool_proto::decode::{decode_payloads, DecodeLimits, Payloads};
 use spool_proto::http::Request;
 
 use super::reply::{error, with_line, Reply};
@@ -9,28 +9,28 @@ use super::Context;
 
 /// The encoded payloads of every record in the body, in order; or the 4xx
 /// answer naming the record (`line` or `index`) that cannot be stored.
-pub(super) fn records(req: &Request, ctx: &Context<'_>) -> Result<Vec<Vec<u8>>, Reply> {
+pub(super) fn records(req: &Request, ctx: &Context<'_>) -> Result<Payloads, Reply> {
     let limits = DecodeLimits {
         max_record_bytes: usize::try_from(ctx.cfg.max_record).unwrap_or(usize::MAX),
         ..DecodeLimits::default()
     };
-    let entries =
-        decode_entries(req.content_type(), &req.body, ctx.now.wall.0, &limits).map_err(|e| {
-            let mut r = error(e.status, &e.message);
-            if let Some(line) = e.line {
-                r = with_line(r, "line", line);
-            }
-            if let Some(index) = e.index {
-                r = with_line(r, "index", index);
-            }
-            r
-        })?;
-    let mut payloads = Vec::with_capacity(entries.len());
-    for e in &entries {
-        payloads.push(
-            e.encode()
-                .map_err(|err| error(413, &format!("record cannot be stored: {err}")))?,
-        );
-    }
+    let mut payloads = Payloads::default();
+    decode_payloads(
+        req.content_type(),
+        &req.body,
+        ctx.now.wall.0,
+        &limits,
+        &mut payloads,
+    )
+    .map_err(|e| {
+        let mut r = error(e.status, &e.message);
+        if let Some(line) = e.line {
+            r = with_line(r, "line", line);
+        }
+        if let Some(index) = e.index {
+            r = with_line(r, "index", index);
+        }
+        r
+    })?;
     Ok(payloads)
 }

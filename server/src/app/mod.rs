@@ -94,7 +94,7 @@ pub enum Outcome {
     /// Submit these encoded records (all or none) to the group commit and
     /// park the connection: answer [`reply::accepted`] once the last one is
     /// durable, or [`reply::refused`] if the submission is refused.
-    Append(Vec<Vec<u8>>),
+    Append(spool_proto::decode::Payloads),
     /// Run this job off the event loop (a reader thread, or a thread of its
     /// own for a long one) and park the connection until it answers; 503
     /// when too many are queued.

@@ -163,10 +163,12 @@ pub(super) fn job(count: u64, seed: u64) -> Job {
             // for the previous batch to be durable (or a moment) and retry.
             let rules = rs.alert_feed.rules();
             loop {
-                match rs
-                    .alert_feed
-                    .submit(&rs.handoff, now, &batch, rules.as_ref())
-                {
+                match rs.alert_feed.submit(
+                    &rs.handoff,
+                    now,
+                    batch.iter().map(Vec::as_slice),
+                    rules.as_ref(),
+                ) {
                     Ok(ticket) => {
                         first.get_or_insert(ticket.first);
                         last = Some(ticket);

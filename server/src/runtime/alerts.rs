@@ -97,7 +97,7 @@ impl Server {
         first: Lsn,
         epoch: u64,
         at: Instant,
-        payloads: &[Vec<u8>],
+        payloads: &spool_proto::decode::Payloads,
     ) {
         self.alerts.engine.submitted(first, epoch, at, payloads);
     }
