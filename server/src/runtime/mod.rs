@@ -86,6 +86,18 @@ struct Slot {
     writable_interest: bool,
     /// In `Server::ready`.
     queued: bool,
+    /// The socket may hold bytes not yet read. Cleared by a read that
+    /// returns fewer bytes than asked (the receive queue was emptied) or
+    /// WouldBlock; set by every readiness event. Edge-triggered epoll
+    /// raises a new event for bytes that arrive after the queue was
+    /// emptied, so a cleared flag never hides input. It saves a read
+    /// returning WouldBlock per request, and another when a parked
+    /// request is answered.
+    readable: bool,
+    /// An event said the peer closed its side (or the socket failed): the
+    /// end of input may be queued behind the bytes a short read returned,
+    /// with no event still to come, so reads go on to WouldBlock or 0.
+    read_closed: bool,
 }
 
 /// A connection waiting for a job's answer.
@@ -328,6 +340,10 @@ impl Server {
                             self.flush(idx, now);
                         }
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            if let Some(slot) = self.slot(idx) {
+                                slot.readable = true;
+                                slot.read_closed |= event.is_read_closed() || event.is_error();
+                            }
                             self.service(idx, now);
                         }
                     }
@@ -527,6 +543,8 @@ impl Server {
                 charged: 0,
                 writable_interest: false,
                 queued: false,
+                readable: true,
+                read_closed: false,
             });
         }
     }

@@ -68,6 +68,12 @@ impl Server {
             if room == 0 {
                 break;
             }
+            // Known empty (see `Slot::readable`): skip the read that would
+            // only return WouldBlock. At shutdown it is still made: it is
+            // where a quiet connection closes.
+            if !slot.readable && !draining {
+                break;
+            }
             if reads == READS_PER_TURN {
                 more = true;
                 break;
@@ -75,9 +81,13 @@ impl Server {
             reads += 1;
             match slot.stream.read(&mut self.scratch[..room]) {
                 Ok(0) => conn.peer_closed(),
-                Ok(n) => conn.received(&self.scratch[..n], now),
+                Ok(n) => {
+                    slot.readable = n == room || slot.read_closed;
+                    conn.received(&self.scratch[..n], now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    slot.readable = false;
                     // Drained: at shutdown a connection with nothing in hand closes.
                     if draining && conn.is_quiet() {
                         self.close(idx);
