@@ -399,17 +399,82 @@ impl Handoff {
         op: IoOp,
         result: Result<(), IoError>,
     ) -> (Option<IoOp>, Wakeups<'_>) {
+        self.complete_with(now, op, result, None)
+    }
+
+    /// A blocking appender's way to the disk when the log is idle: queues
+    /// its records like [`Handoff::append_blocking`], and when no
+    /// operation is running, takes the first one to run itself (it is the
+    /// leader, as in logfile or RocksDB) instead of handing it to the IO
+    /// thread and sleeping: an idle log then costs an append no thread
+    /// switch. The caller runs the operation, reports it with
+    /// [`Handoff::complete_lead`], runs what that returns, and then calls
+    /// [`Handoff::wait_durable`]. Without an operation it just waits.
+    pub fn append_lead<'p, I>(
+        &self,
+        now: Now,
+        payloads: I,
+    ) -> Result<(Ticket, Option<IoOp>), AppendError>
+    where
+        I: IntoIterator<Item = &'p [u8]>,
+        I::IntoIter: Clone,
+    {
+        let (mut s, ticket, wake_io) = self.submit_locked(now, payloads)?;
+        let mut op = None;
+        if s.io_busy == 0 {
+            op = s.commit.poll_io(now);
+            if op.is_some() {
+                s.io_busy += 1;
+            }
+            self.collect(&mut s);
+        }
+        drop(s);
+        if op.is_none() && wake_io {
+            self.io_wake.notify_one();
+        }
+        Ok((ticket, op))
+    }
+
+    /// A leader's [`Handoff::complete`]: it is handed the next operation
+    /// only while its own records (`ticket`) have no answer, so it never
+    /// runs others' appends after its own; work it leaves goes to the IO
+    /// thread.
+    pub fn complete_lead(
+        &self,
+        now: Now,
+        op: IoOp,
+        result: Result<(), IoError>,
+        ticket: Ticket,
+    ) -> (Option<IoOp>, Wakeups<'_>) {
+        self.complete_with(now, op, result, Some(ticket))
+    }
+
+    fn complete_with(
+        &self,
+        now: Now,
+        op: IoOp,
+        result: Result<(), IoError>,
+        leader: Option<Ticket>,
+    ) -> (Option<IoOp>, Wakeups<'_>) {
         let mut s = self.lock();
         s.io_busy -= 1;
         s.commit.complete(now, op, result);
-        let next = s.commit.poll_io(now);
+        let rejected_before = s.rejected.len();
+        let mut produced = self.collect(&mut s);
+        let take_next = leader.is_none_or(|t| status_of(&s, t).is_none());
+        let next = if take_next {
+            s.commit.poll_io(now)
+        } else {
+            None
+        };
         if next.is_some() {
             s.io_busy += 1;
         }
-        // More work than this thread can take: wake another IO thread.
-        let more = !s.commit.is_idle() && s.io_idle > 0;
-        let rejected_before = s.rejected.len();
-        let produced = self.collect(&mut s);
+        produced |= self.collect(&mut s);
+        // Work this thread does not take goes to an idle IO thread; a
+        // leader's last completion also lets a closing IO thread see that
+        // the log is done.
+        let more = s.io_idle > 0 && (!s.commit.is_idle() || (leader.is_some() && s.closing));
         let everyone = s.failed.is_some() || s.rejected.len() != rejected_before;
         let threads = if everyone {
             // Rare: everyone gets an answer now, directly.

@@ -156,3 +156,92 @@ fn a_failure_reaches_appenders_waiting_on_the_relay() {
         io.join().unwrap();
     });
 }
+
+/// An appender that leads: runs what `append_lead` hands it (and what
+/// `complete_lead` hands on) with `result`, then waits.
+fn lead(h: &Handoff, byte: u8, result: Result<(), IoError>) -> Result<Lsn, AppendError> {
+    let payload = [byte; 8];
+    let (ticket, mut op) = h.append_lead(Now::at(0), [payload.as_slice()])?;
+    while let Some(o) = op.take() {
+        let (next, wakeups) = h.complete_lead(Now::at(0), o, result, ticket);
+        wakeups.wake();
+        op = next;
+    }
+    h.wait_durable(ticket)?;
+    Ok(ticket.last)
+}
+
+/// Leaders beside the IO thread: whichever thread runs an append, each
+/// appender is answered once its records are durable, ids are given once,
+/// and at most one append runs at a time (the state machine panics on a
+/// second). The IO thread exits at close even when a leader ran the last
+/// operation.
+#[test]
+fn leaders_and_the_io_thread_share_the_log() {
+    loom::model(|| {
+        let h = handoff();
+        let io = io_thread(h.clone(), Ok(()));
+        let appenders: Vec<_> = (0..2u8)
+            .map(|i| {
+                let h = h.clone();
+                thread::spawn(move || {
+                    let id = lead(&h, i + 1, Ok(())).unwrap();
+                    assert!(h.durable() >= id);
+                    id
+                })
+            })
+            .collect();
+        let mut ids: Vec<Lsn> = appenders.into_iter().map(|a| a.join().unwrap()).collect();
+        ids.sort();
+        assert_eq!(ids, [Lsn(1), Lsn(2)]);
+        h.close();
+        io.join().unwrap();
+    });
+}
+
+/// A leader's failed sync fails the log for everyone: the leader and an
+/// appender waiting behind it get the error, nothing is acknowledged, and
+/// the IO thread stops.
+#[test]
+fn a_leaders_failed_sync_answers_everyone() {
+    loom::model(|| {
+        let h = handoff();
+        let io = io_thread(h.clone(), Err(IoError::Os(5)));
+        let appenders: Vec<_> = (0..2u8)
+            .map(|i| {
+                let h = h.clone();
+                thread::spawn(move || lead(&h, i + 1, Err(IoError::Os(5))))
+            })
+            .collect();
+        for a in appenders {
+            assert!(matches!(
+                a.join().unwrap(),
+                Err(AppendError::Failed(IoError::Os(5)) | AppendError::Submit(_))
+            ));
+        }
+        assert_eq!(h.durable(), Lsn(0));
+        h.close();
+        io.join().unwrap();
+    });
+}
+
+/// A close while a leader runs the last append: the IO thread, woken by the
+/// close while that append is still in flight, must be woken again when
+/// the leader completes it, or it never exits.
+#[test]
+fn a_close_during_a_leaders_append_lets_the_io_thread_exit() {
+    loom::model(|| {
+        let h = handoff();
+        let io = io_thread(h.clone(), Ok(()));
+        let appender = {
+            let h = h.clone();
+            thread::spawn(move || lead(&h, 1, Ok(())))
+        };
+        h.close();
+        match appender.join().unwrap() {
+            Ok(id) => assert_eq!(id, Lsn(1)),
+            Err(e) => assert_eq!(e, AppendError::Closed),
+        }
+        io.join().unwrap();
+    });
+}

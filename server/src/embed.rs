@@ -27,7 +27,7 @@ use spool_core::record::Lsn;
 use crate::clock;
 use crate::storage::backend::OsStorage;
 use crate::storage::files::SegmentFiles;
-use crate::storage::io_thread::io_thread;
+use crate::storage::io_thread::{io_thread, run_ops};
 use crate::storage::recovery::{recover, DirLock, OpenError, Recovered};
 
 /// How to open a log.
@@ -54,6 +54,7 @@ pub struct Log {
     io_threads: Vec<JoinHandle<()>>,
     recovered: Recovered,
     files: Arc<SegmentFiles<OsStorage>>,
+    metrics: Option<Arc<crate::metrics::LogMetrics>>,
     _lock: DirLock,
 }
 
@@ -94,6 +95,7 @@ impl Log {
             io_threads,
             recovered,
             files,
+            metrics: opts.metrics,
             _lock: lock,
         })
     }
@@ -105,12 +107,24 @@ impl Log {
 
     /// Appends several records, all or none, returning the first and last
     /// ids once all are durable. Waits while the write queue is full.
+    ///
+    /// When nothing is being written, the calling thread writes and syncs
+    /// its records itself (it leads: [`Handoff::append_lead`]) rather than
+    /// waking the IO thread and sleeping; otherwise its records join the
+    /// next group commit.
     pub fn append_batch<'p, I>(&self, payloads: I) -> Result<(Lsn, Lsn), AppendError>
     where
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
     {
-        let ticket = self.handoff.append_blocking(clock::now(), payloads)?;
+        let (ticket, op) = self.handoff.append_lead(clock::now(), payloads)?;
+        if let Some(op) = op {
+            let handoff = &self.handoff;
+            run_ops(&self.files, self.metrics.as_deref(), op, |op, result| {
+                handoff.complete_lead(clock::now(), op, result, ticket)
+            });
+        }
+        self.handoff.wait_durable(ticket)?;
         Ok((ticket.first, ticket.last))
     }
 
