@@ -24,10 +24,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need nginx || ! need redis-server || ! need redis-benchmark; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light redis-server redis-tools
-fi
+# shellcheck source=benches/peer_servers.sh
+. benches/peer_servers.sh
+install_peers
 
 cargo build --release -q -p spool-server -p spool-benches
 SPOOL=target/release/spool
@@ -45,25 +44,7 @@ echo "concurrency: $CONNS connections, $DURATION per measurement"
 echo
 
 # --- nginx: one worker, `return 200` to every POST, access log off.
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx;
-    proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / { client_max_body_size 16m; return 200 '{"status":"accepted","id":"1"}'; }
-    }
-}
-EOF
+nginx_conf "$WORK/nginx" "$NGINX_PORT"
 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & PIDS+=($!)
 wait_port "$NGINX_PORT"
 
@@ -84,12 +65,10 @@ spool_run() {
 redis_run() {
     local p; p=$(port)
     rm -rf "$WORK/redis"; mkdir -p "$WORK/redis"
-    redis-server --port "$p" --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes \
-        --appendfsync always --save '' --daemonize no --logfile "$WORK/redis/log" & local rp=$!
+    redis_always "$WORK/redis" "$p" & local rp=$!
     wait_port "$p"
     local n=$(( $(echo "$DURATION" | tr -dc 0-9) * 30000 ))
-    redis-benchmark -p "$p" -t lpush -c "$CONNS" -d 60 -n "$n" --csv 2>/dev/null \
-        | awk -F'","' '/LPUSH/{print $2","$7}'
+    redis_lpush "$p" "$CONNS" "$n" | cut -d, -f1,3
     kill $rp; wait $rp 2>/dev/null || true
 }
 

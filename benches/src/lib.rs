@@ -183,6 +183,18 @@ fn fdatasync(file: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// The median of `values` (sorted in place): the middle value, or the mean
+/// of the two middle ones when their count is even; `None` when empty.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
 /// Records per second for `records` done in `elapsed`.
 pub fn rate(records: u64, elapsed: Duration) -> f64 {
     records as f64 / elapsed.as_secs_f64()
