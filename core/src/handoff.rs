@@ -160,18 +160,35 @@ impl Handoff {
         I: IntoIterator<Item = &'p [u8]>,
         I::IntoIter: Clone,
     {
+        let (ticket, wake_io) = self.submit_quiet(now, payloads)?;
+        if wake_io {
+            self.wake_io();
+        }
+        Ok(ticket)
+    }
+
+    /// [`Handoff::submit`] without waking the IO thread: returns whether
+    /// it sleeps, and then the caller must call [`Handoff::wake_io`] (an
+    /// event loop does once per turn, so the requests of one turn reach
+    /// an idle IO thread as one write and one fdatasync, not the first
+    /// alone).
+    pub fn submit_quiet<'p, I>(&self, now: Now, payloads: I) -> Result<(Ticket, bool), SubmitError>
+    where
+        I: IntoIterator<Item = &'p [u8]>,
+        I::IntoIter: Clone,
+    {
         let mut s = self.lock();
         if s.closing {
             return Err(SubmitError::Failed);
         }
         let (first, last) = s.commit.submit(now, payloads)?;
         let epoch = s.commit.id_epoch();
-        let idle = s.io_idle > 0;
-        drop(s);
-        if idle {
-            self.io_wake.notify_one();
-        }
-        Ok(Ticket { first, last, epoch })
+        Ok((Ticket { first, last, epoch }, s.io_idle > 0))
+    }
+
+    /// Wakes an IO thread sleeping for work (see [`Handoff::submit_quiet`]).
+    pub fn wake_io(&self) {
+        self.io_wake.notify_one();
     }
 
     /// Like [`Handoff::submit`], but while the queue is full it waits for a

@@ -74,27 +74,31 @@ impl Server {
         let version = req.version;
         let reply = match outcome {
             Outcome::Reply(reply) => reply,
-            Outcome::Append(payloads) => match self.log.handoff().submit(both, payloads.iter()) {
-                Ok(ticket) => {
-                    self.alerts_submitted(ticket.first, ticket.epoch, both.mono, &payloads);
-                    let Some(slot) = self.slot(idx) else {
+            Outcome::Append(payloads) => {
+                match self.log.handoff().submit_quiet(both, payloads.iter()) {
+                    Ok((ticket, wake_io)) => {
+                        // Woken at the end of the turn, with the rest of it.
+                        self.io_kick |= wake_io;
+                        self.alerts_submitted(ticket.first, ticket.epoch, both.mono, &payloads);
+                        let Some(slot) = self.slot(idx) else {
+                            return;
+                        };
+                        if let Conn::Http(c) = &mut slot.conn {
+                            c.park();
+                        }
+                        let generation = slot.generation;
+                        self.parked
+                            .park(ticket, idx, generation, version, req.keep_alive, now);
                         return;
-                    };
-                    if let Conn::Http(c) = &mut slot.conn {
-                        c.park();
                     }
-                    let generation = slot.generation;
-                    self.parked
-                        .park(ticket, idx, generation, version, req.keep_alive, now);
-                    return;
-                }
-                Err(e) => {
-                    if e == spool_core::commit::SubmitError::Busy {
-                        self.refused_records += payloads.len() as u64;
+                    Err(e) => {
+                        if e == spool_core::commit::SubmitError::Busy {
+                            self.refused_records += payloads.len() as u64;
+                        }
+                        reply::refused(e)
                     }
-                    reply::refused(e)
                 }
-            },
+            }
             Outcome::Job(JobKind::Query, _) if self.answers_waiting() > self.cfg.max_buffered => {
                 reply::answers_waiting(self.cfg.max_buffered)
             }

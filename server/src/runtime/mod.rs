@@ -139,6 +139,11 @@ pub struct Server {
     requests: u64,
     refused_records: u64,
     durable_seen: Lsn,
+    /// Records were submitted this turn while the IO thread slept: wake it
+    /// once, at the end of the turn ([`Handoff::submit_quiet`]).
+    ///
+    /// [`Handoff::submit_quiet`]: spool_core::handoff::Handoff::submit_quiet
+    io_kick: bool,
     recent: RecentRate,
     live: live::Live,
     alerts: alerts::AlertState,
@@ -291,6 +296,7 @@ impl Server {
             requests: 0,
             refused_records: 0,
             durable_seen: log_durable,
+            io_kick: false,
             recent: RecentRate::default(),
             live,
             alerts,
@@ -367,6 +373,9 @@ impl Server {
                 self.alerts_checkpoint(clock::now(), false);
             }
             self.fire_timers(now);
+            if std::mem::take(&mut self.io_kick) {
+                self.log.handoff().wake_io();
+            }
             if self.finished(now) {
                 break;
             }
