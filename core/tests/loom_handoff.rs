@@ -245,3 +245,24 @@ fn a_close_during_a_leaders_append_lets_the_io_thread_exit() {
         io.join().unwrap();
     });
 }
+
+/// The event loop's path: records submitted quietly and the IO thread woken
+/// once afterwards (`submit_quiet` then `wake_io`) are written, with the
+/// IO thread asleep, awake or between the two at either submit.
+#[test]
+fn quiet_submits_woken_once_are_written() {
+    loom::model(|| {
+        let h = handoff();
+        let io = io_thread(h.clone(), Ok(()));
+        let (first, w1) = h.submit_quiet(Now::at(0), [[1u8; 8].as_slice()]).unwrap();
+        let (second, w2) = h.submit_quiet(Now::at(0), [[2u8; 8].as_slice()]).unwrap();
+        if w1 || w2 {
+            h.wake_io();
+        }
+        h.wait_durable(first).unwrap();
+        h.wait_durable(second).unwrap();
+        assert_eq!((first.last, second.last), (Lsn(1), Lsn(2)));
+        h.close();
+        io.join().unwrap();
+    });
+}
