@@ -149,8 +149,8 @@ impl<S: Storage> SegmentFiles<S> {
                 self.storage.fdatasync(&file)?;
                 // A segment deleted under the log (by hand, or with its
                 // directory) still takes writes and syncs; they are lost
-                // with the file. Costs one fstat next to the fdatasync.
-                if self.storage.stat(&file)?.links == 0 {
+                // with the file. Costs one statx (the link count only) next to the fdatasync.
+                if self.storage.links(&file)? == 0 {
                     return Err(IoError::SegmentDeleted);
                 }
                 Ok(())
