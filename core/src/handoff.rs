@@ -78,6 +78,29 @@ pub const RELAY_FANOUT: usize = 2;
 #[cfg(loom)]
 pub const RELAY_FANOUT: usize = 1;
 
+/// Operations a leader runs after its own records are answered (see
+/// [`Handoff::complete_lead`]). One: with two writers, the one leading
+/// writes the other's record (queued during its sync) at once instead of
+/// waking the IO thread for it, so syncs follow each other without a
+/// thread wake-up between them; more would only lengthen the leader's own
+/// call.
+pub const LEADER_EXTRA_OPS: u8 = 1;
+
+/// A blocking appender leading the log: its records, and how many
+/// operations it ran after they were answered.
+#[derive(Debug)]
+pub struct Lead {
+    ticket: Ticket,
+    extra: u8,
+}
+
+impl Lead {
+    /// Leading for the records of `ticket`.
+    pub fn new(ticket: Ticket) -> Lead {
+        Lead { ticket, extra: 0 }
+    }
+}
+
 /// Called (outside the lock) after a completion produced events, e.g. to
 /// wake an event loop.
 pub type Notify = Box<dyn Fn() + Send + Sync>;
@@ -453,17 +476,18 @@ impl Handoff {
     }
 
     /// A leader's [`Handoff::complete`]: it is handed the next operation
-    /// only while its own records (`ticket`) have no answer, so it never
-    /// runs others' appends after its own; work it leaves goes to the IO
+    /// while its own records have no answer, and then [`LEADER_EXTRA_OPS`]
+    /// more (the records that queued during its sync: running them at once
+    /// saves waking the IO thread for them); work it leaves goes to the IO
     /// thread.
     pub fn complete_lead(
         &self,
         now: Now,
         op: IoOp,
         result: Result<(), IoError>,
-        ticket: Ticket,
+        lead: &mut Lead,
     ) -> (Option<IoOp>, Wakeups<'_>) {
-        self.complete_with(now, op, result, Some(ticket))
+        self.complete_with(now, op, result, Some(lead))
     }
 
     fn complete_with(
@@ -471,14 +495,18 @@ impl Handoff {
         now: Now,
         op: IoOp,
         result: Result<(), IoError>,
-        leader: Option<Ticket>,
+        mut leader: Option<&mut Lead>,
     ) -> (Option<IoOp>, Wakeups<'_>) {
         let mut s = self.lock();
         s.io_busy -= 1;
         s.commit.complete(now, op, result);
         let rejected_before = s.rejected.len();
         let mut produced = self.collect(&mut s);
-        let take_next = leader.is_none_or(|t| status_of(&s, t).is_none());
+        let (take_next, extra) = match leader.as_deref() {
+            None => (true, false),
+            Some(lead) if status_of(&s, lead.ticket).is_none() => (true, false),
+            Some(lead) => (lead.extra < LEADER_EXTRA_OPS, true),
+        };
         let next = if take_next {
             s.commit.poll_io(now)
         } else {
@@ -486,6 +514,9 @@ impl Handoff {
         };
         if next.is_some() {
             s.io_busy += 1;
+            if let (true, Some(lead)) = (extra, leader.as_deref_mut()) {
+                lead.extra += 1;
+            }
         }
         produced |= self.collect(&mut s);
         // Work this thread does not take goes to an idle IO thread; a

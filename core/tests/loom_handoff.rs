@@ -162,8 +162,9 @@ fn a_failure_reaches_appenders_waiting_on_the_relay() {
 fn lead(h: &Handoff, byte: u8, result: Result<(), IoError>) -> Result<Lsn, AppendError> {
     let payload = [byte; 8];
     let (ticket, mut op) = h.append_lead(Now::at(0), [payload.as_slice()])?;
+    let mut lead = spool_core::handoff::Lead::new(ticket);
     while let Some(o) = op.take() {
-        let (next, wakeups) = h.complete_lead(Now::at(0), o, result, ticket);
+        let (next, wakeups) = h.complete_lead(Now::at(0), o, result, &mut lead);
         wakeups.wake();
         op = next;
     }

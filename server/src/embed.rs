@@ -120,8 +120,9 @@ impl Log {
         let (ticket, op) = self.handoff.append_lead(clock::now(), payloads)?;
         if let Some(op) = op {
             let handoff = &self.handoff;
+            let mut lead = spool_core::handoff::Lead::new(ticket);
             run_ops(&self.files, self.metrics.as_deref(), op, |op, result| {
-                handoff.complete_lead(clock::now(), op, result, ticket)
+                handoff.complete_lead(clock::now(), op, result, &mut lead)
             });
         }
         self.handoff.wait_durable(ticket)?;
