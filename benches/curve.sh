@@ -39,6 +39,18 @@ if ! [[ $SECS =~ ^[0-9]+$ ]] || [ "$SECS" -eq 0 ]; then
     echo "DURATION must be whole seconds, e.g. 5s (got $DURATION)" >&2
     exit 2
 fi
+if ! [[ $CONNS_LIST =~ ^[[:space:]]*[1-9][0-9]*([[:space:]]+[1-9][0-9]*)*[[:space:]]*$ ]]; then
+    echo "CONNS_LIST must be connection counts above 0 separated by spaces, e.g. \"1 10 50\" (got \"$CONNS_LIST\")" >&2
+    exit 2
+fi
+if ! [[ $REPS =~ ^[1-9][0-9]*$ ]]; then
+    echo "REPS must be a whole number above 0 (got $REPS)" >&2
+    exit 2
+fi
+if [ "$CLIENT" != wrk ] && [ "$CLIENT" != spool-load ]; then
+    echo "CLIENT must be wrk or spool-load (got $CLIENT)" >&2
+    exit 2
+fi
 MAXC=0
 for c in $CONNS_LIST; do [ "$c" -gt "$MAXC" ] && MAXC=$c; done
 # The load tool and each server hold one descriptor per connection.

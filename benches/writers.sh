@@ -36,6 +36,16 @@ OUT=${OUT:-benches/results}
 BASE=${SPOOL_BENCH_DIR:-/var/tmp}
 LOGFILE_BENCH=${LOGFILE_BENCH:-}
 
+if ! [[ $WRITERS =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]]; then
+    echo "WRITERS must be writer counts above 0 separated by commas, e.g. 1,4,16 (got $WRITERS)" >&2
+    exit 2
+fi
+for v in RECORDS REPS; do
+    if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+        echo "$v must be a whole number above 0 (got ${!v})" >&2
+        exit 2
+    fi
+done
 if [ -n "$LOGFILE_BENCH" ] && [ ! -x "$LOGFILE_BENCH" ]; then
     echo "LOGFILE_BENCH=$LOGFILE_BENCH is not an executable file" >&2
     exit 2

@@ -5,6 +5,8 @@
  * SPOOL_FAULT_FDATASYNC_DELAY_MS=N  every fdatasync first sleeps N ms (a slow disk).
  * SPOOL_FAULT_ENOSPC_FILE=PATH   while PATH exists, posix_fallocate fails
  *                                with ENOSPC (segment creation: disk full).
+ * SPOOL_FAULT_NO_STATX=1         statx fails with ENOSYS (an old kernel, or a
+ *                                sandbox that filters it).
  * SPOOL_FAULT_WALL_SHIFT_FILE=PATH  while PATH exists and holds a number N,
  *                                CLOCK_REALTIME reads N seconds earlier (a
  *                                wall clock stepped back); other clocks are
@@ -16,8 +18,19 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf) {
+    static int (*real)(int, const char *, int, unsigned int, struct statx *);
+    if (!real) real = (int (*)(int, const char *, int, unsigned int, struct statx *))dlsym(RTLD_NEXT, "statx");
+    if (getenv("SPOOL_FAULT_NO_STATX")) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real(dirfd, path, flags, mask, buf);
+}
 
 static long syncs;
 

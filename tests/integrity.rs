@@ -442,8 +442,33 @@ fn corruption_in_a_sealed_segment_exits_3_and_verify_names_it() {
 
 #[test]
 fn the_active_segment_deleted_while_running_is_a_write_failure() {
+    active_segment_deleted(&[]);
+}
+
+/// Where `statx` is refused (an old kernel, a seccomp filter), the link
+/// count comes from `fstat`: ingest works, and a deleted segment is still
+/// caught.
+#[test]
+fn without_statx_the_link_check_falls_back_to_fstat() {
+    let shim = fault_shim();
+    active_segment_deleted(&[
+        ("LD_PRELOAD", shim.to_str().unwrap()),
+        ("SPOOL_FAULT_NO_STATX", "1"),
+    ]);
+}
+
+fn active_segment_deleted(env: &[(&str, &str)]) {
     let tmp = TempDir::new("int-unlinked");
-    let mut s = start(tmp.path(), &[]);
+    let mut s = try_start(tmp.path(), &[], env).unwrap_or_else(|(st, log)| panic!("{st:?} {log}"));
+    for i in 0..3 {
+        let r = post(
+            s.addr,
+            "/ingest",
+            "text/plain",
+            format!("record {i}\n").as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
     post_batch(s.addr, 5, "before");
     for p in segments(tmp.path()) {
         std::fs::remove_file(p).unwrap();

@@ -78,31 +78,44 @@ fn append_csv(path: &Path, runs: &[Run]) -> io::Result<()> {
 /// Removes `NAME VALUE` from `args` and returns VALUE, if NAME is there.
 fn take_option(args: &mut Vec<String>, name: &str) -> Option<String> {
     let i = args.iter().position(|a| a == name)?;
-    let value = args
-        .get(i + 1)
-        .unwrap_or_else(|| panic!("{name} needs a value"))
-        .clone();
+    let Some(value) = args.get(i + 1).cloned() else {
+        usage(&format!("{name} needs a value"));
+    };
     args.drain(i..i + 2);
     Some(value)
 }
 
+/// Prints what is wrong and the usage, and exits with status 2.
+fn usage(problem: &str) -> ! {
+    eprintln!("commit_table: {problem}");
+    eprintln!("usage: commit_table [--writers 1,4,16,64] [--csv FILE] [RECORDS [DIR]]");
+    eprintln!("  RECORDS (default 2000) and every writer count are whole numbers above 0");
+    std::process::exit(2)
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        usage("durable appends per second through spool_server::Log");
+    }
     let writers: Vec<usize> =
         take_option(&mut args, "--writers").map_or(WRITERS.to_vec(), |list| {
             list.split(',')
-                .map(|w| {
-                    w.parse()
-                        .expect("--writers: numbers separated by commas, e.g. 1,4,16,64")
+                .map(|w| match w.trim().parse() {
+                    Ok(n) if n > 0 => n,
+                    _ => usage(&format!(
+                        "--writers {list:?}: numbers above 0 separated by commas, e.g. 1,4,16,64"
+                    )),
                 })
                 .collect()
         });
     let csv = take_option(&mut args, "--csv").map(PathBuf::from);
     let mut args = args.into_iter();
-    let total: u64 = args
-        .next()
-        .map(|a| a.parse().expect("RECORDS must be a number"))
-        .unwrap_or(2000);
+    let total: u64 = match args.next().map(|a| a.parse()) {
+        None => 2000,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => usage("RECORDS must be a whole number above 0"),
+    };
     let base = args
         .next()
         .or_else(|| std::env::var("SPOOL_BENCH_DIR").ok())

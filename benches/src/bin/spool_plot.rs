@@ -65,10 +65,26 @@ fn read_runs(text: &str, x: &str, value: &str) -> Result<Runs, String> {
         }
         let xv: u32 = fields[x_col]
             .parse()
-            .map_err(|e| format!("line {line_no}: {x} {:?}: {e}", fields[x_col]))?;
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or(format!(
+                "line {line_no}: {x} {:?} is not a whole number above 0",
+                fields[x_col]
+            ))?;
+        // Both axes are logarithmic: only positive, finite values can be
+        // drawn (an infinite one would make the tick loop endless). A 0 is
+        // a run that measured nothing (a peer that failed): left out.
         let v: f64 = fields[value_col]
             .parse()
-            .map_err(|e| format!("line {line_no}: {value} {:?}: {e}", fields[value_col]))?;
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or(format!(
+                "line {line_no}: {value} {:?} is not a positive finite number",
+                fields[value_col]
+            ))?;
+        if v == 0.0 {
+            continue;
+        }
         runs.entry(fields[system_col].to_owned())
             .or_default()
             .entry(xv)
@@ -484,6 +500,13 @@ logfile,16,1,40000,,
         assert!(e.starts_with("line 2:"), "{e}");
         let bad_number = "system,writers,records_per_s\nspool,1,fast\n";
         assert!(read_runs(bad_number, "writers", "records_per_s").is_err());
+        for v in ["inf", "1e309", "NaN", "-5"] {
+            let row = format!("system,writers,records_per_s\nspool,1,{v}\n");
+            let e = read_runs(&row, "writers", "records_per_s").unwrap_err();
+            assert!(e.contains("positive finite"), "{v}: {e}");
+        }
+        let zero_writers = "system,writers,records_per_s\nspool,0,5\n";
+        assert!(read_runs(zero_writers, "writers", "records_per_s").is_err());
         assert!(read_runs("system,x\n", "writers", "records_per_s").is_err());
         assert!(read_runs("", "writers", "records_per_s").is_err());
     }

@@ -369,7 +369,7 @@ impl Storage for OsStorage {
         // SAFETY: a descriptor owned by `file`, an empty NUL-terminated
         // path with AT_EMPTY_PATH (the descriptor itself), and a pointer
         // to a statx that lives for the call.
-        check(unsafe {
+        let rc = unsafe {
             libc::statx(
                 file.as_raw_fd(),
                 c"".as_ptr(),
@@ -377,8 +377,14 @@ impl Storage for OsStorage {
                 libc::STATX_NLINK,
                 &mut sx,
             )
-        })?;
-        Ok(u64::from(sx.stx_nlink))
+        };
+        // A kernel or sandbox without statx (ENOSYS, or EPERM from a
+        // seccomp filter), or a file system that did not fill in the link
+        // count: a full fstat answers instead.
+        if rc == 0 && sx.stx_mask & libc::STATX_NLINK != 0 {
+            return Ok(u64::from(sx.stx_nlink));
+        }
+        self.stat(file).map(|s| s.links)
     }
 
     fn stat(&self, file: &File) -> Result<FileStat, StorageError> {
