@@ -15,6 +15,14 @@
 //! wake-ups spread as a tree over the woken threads while the device syncs.
 //! The lock is held only to change the state machine, never across IO.
 //!
+//! A blocking appender that finds no operation running leads: it takes the
+//! operation itself ([`Handoff::append_lead`]) and runs it on its own
+//! thread, then at most [`LEADER_EXTRA_OPS`] more, and leaves the rest to
+//! the IO thread, so an idle log costs an append no thread switch. An event
+//! loop submits without waking the IO thread ([`Handoff::submit_quiet`])
+//! and wakes it once per turn ([`Handoff::wake_io`]). Whoever runs an
+//! operation, the state machine allows one append in flight.
+//!
 //! Guarantees: [`Handoff::wait_durable`] returns `Ok` only after the state
 //! machine reported the records durable (their write and fdatasync
 //! returned); it returns an error for records rejected or failed, and never
