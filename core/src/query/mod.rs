@@ -65,6 +65,28 @@ pub use scan::{scan_block, Match, ScanError};
 
 use text::TextMatcher;
 
+/// A [`Filter`] whose text search (`q`, `qi`) is prepared once: what a
+/// follower or `spool cat` tests every record against, where
+/// [`Filter::matches`] would build the substring searcher per record.
+#[derive(Clone, Debug)]
+pub struct PreparedFilter {
+    filter: Filter,
+    text: Option<text::OwnedMatcher>,
+}
+
+impl PreparedFilter {
+    /// Exactly [`Filter::matches`].
+    pub fn matches(&self, entry: &EntryRef<'_>) -> bool {
+        self.filter.matches_except_text(entry)
+            && self.text.as_ref().is_none_or(|m| m.matches_entry(entry))
+    }
+
+    /// The filter it was prepared from.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+}
+
 /// Which records a query selects. Every condition that is set must hold.
 ///
 /// [`Filter::default`] selects every record.
@@ -108,6 +130,16 @@ impl Filter {
                 None => true,
                 Some((needle, ci)) => TextMatcher::new(needle, *ci).matches_entry(entry),
             }
+    }
+
+    /// The filter with its text search prepared once, for testing many
+    /// records (see [`PreparedFilter`]).
+    pub fn prepare(self) -> PreparedFilter {
+        let text = self
+            .text
+            .as_ref()
+            .map(|(needle, ci)| text::OwnedMatcher::new(needle, *ci));
+        PreparedFilter { filter: self, text }
     }
 
     /// `false` only when no record the block summarises can match, so the
@@ -185,6 +217,8 @@ mod tests {
         let payload = entry.encode().unwrap();
         let r = EntryRef::decode(&payload).unwrap();
         let got = f.matches(&r);
+        // The prepared filter (followers, `spool cat`) decides the same.
+        assert_eq!(f.clone().prepare().matches(&r), got, "{f:?} {entry:?}");
         // Whatever matches, the summary of a block holding it may match.
         let mut b = IndexBuilder::new(SegmentId(1));
         b.push(

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use spool_core::entry::EntryRef;
-use spool_core::query::Filter;
+use spool_core::query::{Filter, PreparedFilter};
 use spool_core::record::Lsn;
 use spool_proto::format_rfc3339_nanos;
 
@@ -161,12 +161,13 @@ fn options(given: Vec<Given>) -> Result<Parsed, ArgError> {
 /// Runs `spool cat`, writing records to stdout.
 pub fn run(o: &CatOptions) -> ExitCode {
     let render = Render::for_stdout(o.format);
+    let filter = o.filter.clone().prepare();
     let stdout = io::stdout();
     let out = io::BufWriter::new(stdout.lock());
     let walked = if o.reverse {
         let mut sink = NewestFirst {
             out,
-            filter: &o.filter,
+            filter: &filter,
             render,
             keep: o.limit.unwrap_or(u64::MAX),
             held: VecDeque::new(),
@@ -176,7 +177,7 @@ pub fn run(o: &CatOptions) -> ExitCode {
     } else {
         let mut sink = OldestFirst {
             out,
-            filter: &o.filter,
+            filter: &filter,
             render,
             left: o.limit.unwrap_or(u64::MAX),
             line: Vec::with_capacity(512),
@@ -265,7 +266,7 @@ fn readable_line(id: Lsn, e: &EntryRef<'_>, colour: bool) -> String {
 /// Prints each match as it is read, up to the limit.
 struct OldestFirst<'f, W: Write> {
     out: W,
-    filter: &'f Filter,
+    filter: &'f PreparedFilter,
     render: Render,
     left: u64,
     line: Vec<u8>,
@@ -292,7 +293,7 @@ impl<W: Write> Sink for OldestFirst<'_, W> {
 /// first, when the pass ends.
 struct NewestFirst<'f, W: Write> {
     out: W,
-    filter: &'f Filter,
+    filter: &'f PreparedFilter,
     render: Render,
     keep: u64,
     /// Oldest at the front.
@@ -456,7 +457,7 @@ mod tests {
     #[test]
     fn newest_first_keeps_only_the_limit() {
         let mut out = Vec::new();
-        let filter = Filter::default();
+        let filter = Filter::default().prepare();
         {
             let mut sink = NewestFirst {
                 out: &mut out,

@@ -190,6 +190,7 @@ pub fn run(o: &TailOptions) -> ExitCode {
     };
     let mut reader = LogReader::new(start).with_gaps(&gaps_declared);
     let mut store = DirStore::new(&o.dir);
+    let filter = o.filter.clone().prepare();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut line = Vec::with_capacity(512);
@@ -201,7 +202,7 @@ pub fn run(o: &TailOptions) -> ExitCode {
                     continue; // not a log entry (a raw library payload)
                 };
                 if !spool_proto::decode::metadata_is_object(entry.metadata)
-                    || !o.filter.matches(&entry)
+                    || !filter.matches(&entry)
                 {
                     continue;
                 }

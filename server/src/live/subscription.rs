@@ -1,7 +1,7 @@
 //! One WebSocket subscriber's place in the log and what it selects.
 
 use spool_core::entry::EntryRef;
-use spool_core::query::Filter;
+use spool_core::query::{Filter, PreparedFilter};
 use spool_core::read::Start;
 use spool_core::record::Lsn;
 
@@ -25,7 +25,7 @@ pub enum From {
 /// Records it selects.
 #[derive(Clone, Debug)]
 pub struct Selection {
-    filter: Filter,
+    filter: PreparedFilter,
     /// The filter selects every record: no need to decode.
     all: bool,
     /// For [`From::Time`]: records are skipped until the first whose own
@@ -38,7 +38,7 @@ impl Selection {
     pub fn new(filter: Filter, seek_ns: Option<u64>) -> Selection {
         let all = filter == Filter::default();
         Selection {
-            filter,
+            filter: filter.prepare(),
             all,
             seek_ns,
         }
