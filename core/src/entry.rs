@@ -189,7 +189,7 @@ impl fmt::Display for EntryError {
 impl Entry {
     /// The exact payload length [`Entry::encode_into`] will append.
     pub fn encoded_len(&self) -> usize {
-        ENTRY_FIXED_LEN + self.service.len() + self.message.len() + self.metadata.len()
+        self.as_ref().encoded_len()
     }
 
     /// Appends the payload encoding to `out`. Fails, leaving `out` unchanged,

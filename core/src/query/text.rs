@@ -58,13 +58,17 @@ impl OwnedMatcher {
         }
     }
 
+    /// The prepared search, borrowed (no searcher is built).
+    fn matcher(&self) -> TextMatcher<'_> {
+        TextMatcher {
+            needle: &self.needle,
+            exact: self.exact.as_ref().map(Finder::as_ref),
+        }
+    }
+
     /// Whether the entry's message or metadata contains the needle.
     pub(crate) fn matches_entry(&self, entry: &EntryRef<'_>) -> bool {
-        let found = |hay: &[u8]| match &self.exact {
-            Some(finder) => finder.find(hay).is_some(),
-            None => contains_ignore_ascii_case(hay, &self.needle),
-        };
-        found(entry.message.as_bytes()) || found(entry.metadata.as_bytes())
+        self.matcher().matches_entry(entry)
     }
 }
 
