@@ -232,21 +232,8 @@ impl Handoff {
         let (s, ticket, wake_io) = self.submit_locked(now, payloads)?;
         drop(s);
         if wake_io {
-            self.io_wake.notify_one();
+            self.wake_io();
         }
-        Ok(ticket)
-    }
-
-    /// [`Handoff::submit_blocking`] then [`Handoff::wait_durable`], taking
-    /// the lock once for both when nothing has to wait: what a blocking
-    /// appender calls. Returns the ticket once its records are durable.
-    pub fn append_blocking<'p, I>(&self, now: Now, payloads: I) -> Result<Ticket, AppendError>
-    where
-        I: IntoIterator<Item = &'p [u8]>,
-        I::IntoIter: Clone,
-    {
-        let (s, ticket, wake_io) = self.submit_locked(now, payloads)?;
-        self.wait_durable_from(s, ticket, wake_io)?;
         Ok(ticket)
     }
 
@@ -317,7 +304,7 @@ impl Handoff {
             };
             drop(s);
             if core::mem::take(&mut wake_io) {
-                self.io_wake.notify_one();
+                self.wake_io();
             }
             unpark_all(relay);
             if let Some(answer) = answer {
@@ -450,14 +437,15 @@ impl Handoff {
         self.complete_with(now, op, result, None)
     }
 
-    /// A blocking appender's way to the disk when the log is idle: queues
-    /// its records like [`Handoff::append_blocking`], and when no
-    /// operation is running, takes the first one to run itself (it is the
-    /// leader, as in logfile or RocksDB) instead of handing it to the IO
-    /// thread and sleeping: an idle log then costs an append no thread
-    /// switch. The caller runs the operation, reports it with
-    /// [`Handoff::complete_lead`], runs what that returns, and then calls
-    /// [`Handoff::wait_durable`]. Without an operation it just waits.
+    /// What a blocking appender calls: queues its records like
+    /// [`Handoff::submit_blocking`], and when no operation is running,
+    /// takes the first one to run itself (it is the leader, as in logfile
+    /// or RocksDB) instead of handing it to the IO thread and sleeping: an
+    /// idle log then costs an append no thread switch. The caller runs the
+    /// operation, reports it with [`Handoff::complete_lead`], runs what
+    /// that returns, and then calls [`Handoff::wait_durable`]. Without an
+    /// operation to run it waits here, under the lock it submitted with,
+    /// and returns `None` once the records are durable.
     pub fn append_lead<'p, I>(
         &self,
         now: Now,
@@ -468,19 +456,16 @@ impl Handoff {
         I::IntoIter: Clone,
     {
         let (mut s, ticket, wake_io) = self.submit_locked(now, payloads)?;
-        let mut op = None;
         if s.io_busy == 0 {
-            op = s.commit.poll_io(now);
+            let op = s.commit.poll_io(now);
+            self.collect(&mut s);
             if op.is_some() {
                 s.io_busy += 1;
+                return Ok((ticket, op));
             }
-            self.collect(&mut s);
         }
-        drop(s);
-        if op.is_none() && wake_io {
-            self.io_wake.notify_one();
-        }
-        Ok((ticket, op))
+        self.wait_durable_from(s, ticket, wake_io)?;
+        Ok((ticket, None))
     }
 
     /// A leader's [`Handoff::complete`]: it is handed the next operation
@@ -538,8 +523,7 @@ impl Handoff {
         } else {
             let ready = take_ready_waiters(&mut s);
             s.relay.extend(ready);
-            let n = s.relay.len().min(RELAY_FANOUT);
-            s.relay.drain(..n).collect()
+            next_in_relay(&mut s)
         };
         let busy_waiters = s.busy_waiters > 0;
         drop(s);
@@ -655,6 +639,12 @@ fn take_relay(s: &mut Shared, me: &Thread) -> Vec<Thread> {
         return Vec::new();
     }
     s.relay.retain(|t| t.id() != me.id());
+    next_in_relay(s)
+}
+
+/// Takes the next [`RELAY_FANOUT`] threads off the relay, to unpark once
+/// the lock is released.
+fn next_in_relay(s: &mut Shared) -> Vec<Thread> {
     let n = s.relay.len().min(RELAY_FANOUT);
     s.relay.drain(..n).collect()
 }

@@ -99,8 +99,8 @@ fn a_failed_sync_is_reported_and_never_acked() {
     });
 }
 
-/// The blocking appender's path (submit and wait under one lock) with the
-/// wake-up relay: under loom [`spool_core::handoff::RELAY_FANOUT`] is 1, so
+/// Appenders served by the IO thread (submit, then wait) with the wake-up
+/// relay: under loom [`spool_core::handoff::RELAY_FANOUT`] is 1, so
 /// when one completion makes both appenders durable the IO thread unparks
 /// one and that one must unpark the other; a lost hand-on leaves a thread
 /// parked forever, which loom reports as a deadlock.
@@ -115,7 +115,8 @@ fn relayed_wakeups_reach_every_blocking_appender() {
                 let h = h.clone();
                 thread::spawn(move || {
                     let payload = [i + 1; 8];
-                    let ticket = h.append_blocking(Now::at(0), [payload.as_slice()]).unwrap();
+                    let ticket = h.submit_blocking(Now::at(0), [payload.as_slice()]).unwrap();
+                    h.wait_durable(ticket).unwrap();
                     assert!(h.durable() >= ticket.last);
                     ticket.last
                 })
@@ -141,7 +142,8 @@ fn a_failure_reaches_appenders_waiting_on_the_relay() {
                 let h = h.clone();
                 thread::spawn(move || {
                     let payload = [i + 1; 8];
-                    h.append_blocking(Now::at(0), [payload.as_slice()])
+                    h.submit_blocking(Now::at(0), [payload.as_slice()])
+                        .and_then(|ticket| h.wait_durable(ticket))
                 })
             })
             .collect();
@@ -172,7 +174,8 @@ fn lead(h: &Handoff, byte: u8, result: Result<(), IoError>) -> Result<Lsn, Appen
     Ok(ticket.last)
 }
 
-/// Leaders beside the IO thread: whichever thread runs an append, each
+/// Leaders beside the IO thread (an appender that does not lead waits
+/// under the lock it submitted with): whichever thread runs an append, each
 /// appender is answered once its records are durable, ids are given once,
 /// and at most one append runs at a time (the state machine panics on a
 /// second). The IO thread exits at close even when a leader ran the last

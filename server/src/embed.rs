@@ -124,8 +124,8 @@ impl Log {
             run_ops(&self.files, self.metrics.as_deref(), op, |op, result| {
                 handoff.complete_lead(clock::now(), op, result, &mut lead)
             });
+            self.handoff.wait_durable(ticket)?;
         }
-        self.handoff.wait_durable(ticket)?;
         Ok((ticket.first, ticket.last))
     }
 
