@@ -173,3 +173,171 @@ fn the_reader_reads_from_an_id_or_a_time_and_follows() {
     Arc::into_inner(log).unwrap().close();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Zeros written ahead (`storage::files::ZERO_AHEAD`): after appends, the
+/// blocks from the segment's start to past the newest record are written
+/// ones (FIEMAP shows no unwritten extent there), the rest of the
+/// preallocated file is left alone, and no segment file ever grows past
+/// its preallocated length, with small segments and across a restart.
+#[test]
+fn appends_write_zeros_ahead_but_never_past_a_segment() {
+    use spool_core::commit::CommitConfig;
+    use spool_core::segment::SegmentPolicy;
+    use spool_server::embed::LogOptions;
+    use spool_server::storage::files::ZERO_AHEAD;
+
+    // Default 64 MiB segments: one record, then one more after a restart.
+    let dir = temp_dir("zeros");
+    for round in 1..=2u64 {
+        let log = Log::open(&dir).unwrap();
+        log.append(format!("record {round}").as_bytes()).unwrap();
+        log.close();
+        let seg = only_segment(&dir);
+        let len = std::fs::metadata(&seg).unwrap().len();
+        assert_eq!(len, 64 << 20, "the segment keeps its preallocated length");
+        match extents(&seg) {
+            Some(extents) => {
+                let unwritten_before = extents
+                    .iter()
+                    .any(|&(start, _, unwritten)| unwritten && start < ZERO_AHEAD);
+                assert!(!unwritten_before, "round {round}: {extents:?}");
+                let unwritten_after = extents.iter().any(|&(start, end, unwritten)| {
+                    unwritten && end > 2 * ZERO_AHEAD && start < len
+                });
+                assert!(
+                    unwritten_after,
+                    "round {round}: the rest is left alone: {extents:?}"
+                );
+            }
+            None => eprintln!("FIEMAP is not supported here: extent checks skipped"),
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // 16 KiB segments, far smaller than ZERO_AHEAD: every file keeps its
+    // length, across rotations and a restart, and every record reads back.
+    let dir = temp_dir("zeros-small");
+    let opts = || LogOptions {
+        commit: CommitConfig {
+            policy: SegmentPolicy {
+                segment_bytes: 16 << 10,
+                ..SegmentPolicy::default()
+            },
+            max_payload: 1024,
+            max_batch_bytes: 8 << 10,
+            ..CommitConfig::default()
+        },
+        ..LogOptions::default()
+    };
+    let mut written = Vec::new();
+    for round in 0..2 {
+        let log = Log::open_with(&dir, opts()).unwrap();
+        for i in 0..1000 {
+            let payload = format!("round {round} record {i} {}", "x".repeat(i % 97)).into_bytes();
+            log.append(&payload).unwrap();
+            written.push(payload);
+        }
+        log.close();
+        let mut segments = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "seg") {
+                segments += 1;
+                assert_eq!(
+                    std::fs::metadata(&path).unwrap().len(),
+                    16 << 10,
+                    "{path:?}"
+                );
+            }
+        }
+        assert!(segments > 4, "{segments} segments");
+    }
+    let mut store = DirStore::new(&dir);
+    let mut reader = LogReader::new(Start::Oldest);
+    let mut read = Vec::new();
+    while let Some(item) = reader.next(&mut store).unwrap() {
+        match item {
+            ReadItem::Record { payload, .. } => read.push(payload.to_vec()),
+            ReadItem::Gap { from, to } => panic!("gap {from}..={to}"),
+        }
+    }
+    assert_eq!(read, written);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn only_segment(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut segs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    assert_eq!(segs.len(), 1, "{segs:?}");
+    segs.remove(0)
+}
+
+/// The file's extents as (start, end, unwritten), through the FIEMAP
+/// ioctl after syncing the file; None where the file system has no FIEMAP.
+fn extents(path: &std::path::Path) -> Option<Vec<(u64, u64, bool)>> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Extent {
+        logical: u64,
+        physical: u64,
+        length: u64,
+        reserved64: [u64; 2],
+        flags: u32,
+        reserved: [u32; 3],
+    }
+    #[repr(C)]
+    struct Fiemap {
+        start: u64,
+        length: u64,
+        flags: u32,
+        mapped_extents: u32,
+        extent_count: u32,
+        reserved: u32,
+        extents: [Extent; 256],
+    }
+    const FS_IOC_FIEMAP: libc::c_ulong = 0xC020_660B; // _IOWR('f', 11, struct fiemap)
+    const FIEMAP_FLAG_SYNC: u32 = 1;
+    const FIEMAP_EXTENT_UNWRITTEN: u32 = 0x800;
+    let file = std::fs::File::open(path).unwrap();
+    let mut map = Fiemap {
+        start: 0,
+        length: u64::MAX,
+        flags: FIEMAP_FLAG_SYNC,
+        mapped_extents: 0,
+        extent_count: 256,
+        reserved: 0,
+        extents: [Extent::default(); 256],
+    };
+    // SAFETY: `map` is a struct fiemap followed by room for the 256
+    // extents its extent_count announces; the descriptor is open.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_FIEMAP, &mut map as *mut Fiemap) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        assert!(
+            matches!(
+                err.raw_os_error(),
+                Some(libc::EOPNOTSUPP) | Some(libc::ENOTTY)
+            ),
+            "FIEMAP: {err}"
+        );
+        return None;
+    }
+    let n = map.mapped_extents as usize;
+    assert!(n < 256, "more extents than asked for");
+    Some(
+        map.extents[..n]
+            .iter()
+            .map(|e| {
+                (
+                    e.logical,
+                    e.logical + e.length,
+                    e.flags & FIEMAP_EXTENT_UNWRITTEN != 0,
+                )
+            })
+            .collect(),
+    )
+}

@@ -8,13 +8,29 @@
 //! or any error is returned as is, never retried. A new segment becomes
 //! visible under its final name only complete (header written, preallocated,
 //! synced), and the directory is synced after every create and delete.
+//!
+//! Zeros written ahead: a segment is preallocated with `posix_fallocate`,
+//! which on ext4 and XFS leaves *unwritten* extents, and the first write
+//! into an unwritten block changes the file's extent map, so the
+//! `fdatasync` that follows must also commit the file system's journal: on
+//! this machine's disk 141 µs instead of 89 µs per sync (fio, 2 KiB
+//! appends into a fallocated file against overwrites of a written one).
+//! So an append that reaches past what was written of its segment also
+//! writes zeros over the next [`ZERO_AHEAD`] bytes, with the same
+//! `pwrite` pattern and under the same `fdatasync`; the appends that land
+//! there later only overwrite written blocks, and their syncs flush data
+//! alone (PostgreSQL's `wal_init_zero` for the same reason). The zeros go
+//! only past the end of the append, where the segment holds zeros already
+//! (the log's bytes past its end are zeros, see the recovery), and never
+//! past the file's length.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use spool_core::commit::{IoError, IoOp};
 use spool_core::mark::LogMark;
-use spool_core::record::{SegmentHeader, SegmentId};
+use spool_core::record::{SegmentHeader, SegmentId, SEGMENT_HEADER_LEN};
 
 use super::backend::{Access, Storage, StorageError};
 
@@ -36,6 +52,11 @@ pub fn parse_segment_file_name(name: &str) -> Option<SegmentId> {
 pub fn segment_tmp_name(id: SegmentId) -> String {
     format!("{}.tmp", segment_file_name(id))
 }
+
+/// How far past the end of an append its segment's bytes are written out
+/// with zeros when the append reaches past what was written before (see
+/// the module doc): one write of up to 1 MiB of zeros per MiB of appends.
+pub const ZERO_AHEAD: u64 = 1 << 20;
 
 /// The name of the log mark file in a data directory.
 pub const MARK_FILE: &str = "MARK";
@@ -74,7 +95,19 @@ pub fn write_mark<S: Storage>(storage: &S, mark: &LogMark) -> Result<(), Storage
 /// is locked only to look a descriptor up, never across IO.
 pub struct SegmentFiles<S: Storage> {
     storage: S,
-    open: Mutex<BTreeMap<SegmentId, Arc<S::File>>>,
+    open: Mutex<BTreeMap<SegmentId, Arc<OpenSegment<S::File>>>>,
+}
+
+/// A segment's descriptor and how much of the file was written through it.
+struct OpenSegment<F> {
+    file: F,
+    /// The file's length: zeros are never written past it.
+    len: u64,
+    /// Every byte before this offset was written (data, header or zeros)
+    /// since the descriptor was opened. Changed only by the one operation
+    /// running on the segment at a time (the group commit has at most one
+    /// append in flight), so relaxed loads and stores suffice.
+    written_to: AtomicU64,
 }
 
 impl<S: Storage> SegmentFiles<S> {
@@ -91,7 +124,7 @@ impl<S: Storage> SegmentFiles<S> {
         &self.storage
     }
 
-    fn descriptors(&self) -> MutexGuard<'_, BTreeMap<SegmentId, Arc<S::File>>> {
+    fn descriptors(&self) -> MutexGuard<'_, BTreeMap<SegmentId, Arc<OpenSegment<S::File>>>> {
         // The map holds only descriptors; a panic elsewhere cannot leave it
         // half-changed, so a poisoned lock is still safe to use.
         self.open.lock().unwrap_or_else(|p| p.into_inner())
@@ -100,19 +133,44 @@ impl<S: Storage> SegmentFiles<S> {
     /// The descriptor for appending to `id`, opened if needed. Segments
     /// before `id` are sealed: their last append was synced through their
     /// own descriptor, which closes once no IO thread still holds it.
-    fn for_append(&self, id: SegmentId) -> Result<Arc<S::File>, StorageError> {
+    /// A segment opened here (after a restart) starts with nothing known
+    /// written, so its first append writes zeros ahead.
+    fn for_append(&self, id: SegmentId) -> Result<Arc<OpenSegment<S::File>>, StorageError> {
         let mut open = self.descriptors();
         let keep = open.split_off(&id);
         *open = keep;
         if let Some(f) = open.get(&id) {
             return Ok(f.clone());
         }
-        let f = Arc::new(
-            self.storage
-                .open(&segment_file_name(id), Access::ReadWrite)?,
-        );
+        let file = self
+            .storage
+            .open(&segment_file_name(id), Access::ReadWrite)?;
+        let len = self.storage.stat(&file)?.len;
+        let f = Arc::new(OpenSegment {
+            file,
+            len,
+            written_to: AtomicU64::new(0),
+        });
         open.insert(id, f.clone());
         Ok(f)
+    }
+
+    /// After an append of `[offset, end)` to `segment`: if `end` is past
+    /// what was written of the file, writes zeros over
+    /// `[end, end + ZERO_AHEAD)` (clipped to the file's length), so the
+    /// blocks the next appends land in are already written ones.
+    fn zero_ahead(&self, segment: &OpenSegment<S::File>, end: u64) -> Result<(), StorageError> {
+        if end <= segment.written_to.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let to = end.saturating_add(ZERO_AHEAD).min(segment.len).max(end);
+        if to > end {
+            // `to - end` is at most ZERO_AHEAD, 1 MiB.
+            let zeros = vec![0u8; (to - end) as usize];
+            self.storage.pwrite(&segment.file, &zeros, end)?;
+        }
+        segment.written_to.store(to, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Carries out one operation. Errors are returned, never retried.
@@ -143,14 +201,17 @@ impl<S: Storage> SegmentFiles<S> {
                         return Err(e.into());
                     }
                 };
-                let written = self.storage.pwrite(&file, data, *offset);
+                let written = self.storage.pwrite(&file.file, data, *offset);
                 between();
                 written?;
-                self.storage.fdatasync(&file)?;
+                // A failed write of zeros fails the append like its own
+                // write would: nothing is retried.
+                self.zero_ahead(&file, *offset + data.len() as u64)?;
+                self.storage.fdatasync(&file.file)?;
                 // A segment deleted under the log (by hand, or with its
                 // directory) still takes writes and syncs; they are lost
                 // with the file. Costs one statx (the link count only) next to the fdatasync.
-                if self.storage.links(&file)? == 0 {
+                if self.storage.links(&file.file)? == 0 {
                     return Err(IoError::SegmentDeleted);
                 }
                 Ok(())
@@ -187,7 +248,12 @@ impl<S: Storage> SegmentFiles<S> {
         })();
         match result {
             Ok(file) => {
-                self.descriptors().insert(id, Arc::new(file));
+                let segment = OpenSegment {
+                    file,
+                    len: file_bytes,
+                    written_to: AtomicU64::new(SEGMENT_HEADER_LEN),
+                };
+                self.descriptors().insert(id, Arc::new(segment));
                 Ok(())
             }
             Err(e) => {
