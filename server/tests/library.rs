@@ -184,7 +184,7 @@ fn appends_write_zeros_ahead_but_never_past_a_segment() {
     use spool_core::commit::CommitConfig;
     use spool_core::segment::SegmentPolicy;
     use spool_server::embed::LogOptions;
-    use spool_server::storage::files::ZERO_AHEAD;
+    use spool_server::storage::files::{ZERO_AHEAD, ZERO_AHEAD_BELOW};
 
     // Default 64 MiB segments: one record, then one more after a restart.
     let dir = temp_dir("zeros");
@@ -212,6 +212,35 @@ fn appends_write_zeros_ahead_but_never_past_a_segment() {
             None => eprintln!("FIEMAP is not supported here: extent checks skipped"),
         }
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // A large append writes no zeros ahead (its own blocks are written, the
+    // next block is not); the small one after it does.
+    let dir = temp_dir("zeros-large");
+    let log = Log::open(&dir).unwrap();
+    let record = vec![b'x'; 1000];
+    let large = vec![record.as_slice(); 64];
+    log.append_batch(large.iter().copied()).unwrap();
+    let end = 32 + 64 * (20 + 1000);
+    assert!(end - 32 >= ZERO_AHEAD_BELOW);
+    if let Some(extents) = extents(&only_segment(&dir)) {
+        let first_unwritten = extents.iter().find(|e| e.2).map(|e| e.0);
+        assert_eq!(
+            first_unwritten,
+            Some(end.div_ceil(4096) * 4096),
+            "{extents:?}"
+        );
+    }
+    log.append(b"small").unwrap();
+    let end = end + 20 + 5;
+    if let Some(extents) = extents(&only_segment(&dir)) {
+        let first_unwritten = extents.iter().find(|e| e.2).map(|e| e.0);
+        assert!(
+            first_unwritten.is_some_and(|at| at >= end + ZERO_AHEAD - 4096),
+            "{extents:?}"
+        );
+    }
+    log.close();
     std::fs::remove_dir_all(&dir).unwrap();
 
     // 16 KiB segments, far smaller than ZERO_AHEAD: every file keeps its
