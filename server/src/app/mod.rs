@@ -119,7 +119,9 @@ pub fn handle(req: &Request, ctx: &Context<'_>) -> Outcome {
     let get = matches!(req.method, Method::Get | Method::Head);
     let reply = match req.path.as_str() {
         "/ingest" if req.method == Method::Post => {
-            if ctx.phase != Phase::Running {
+            if let Some(reply) = reply::length_required(req) {
+                reply
+            } else if ctx.phase != Phase::Running {
                 reply::unavailable(ctx.phase == Phase::Failed)
             } else {
                 match ingest::records(req, ctx) {
@@ -165,7 +167,9 @@ pub fn handle(req: &Request, ctx: &Context<'_>) -> Outcome {
         "/alerts" => not_allowed("GET, HEAD", req),
         "/alerts/rules" if get => alerts::get_rules(req, ctx.rules_json, ctx.rules_source),
         "/alerts/rules" if req.method == Method::Put => {
-            if ctx.phase != Phase::Running {
+            if let Some(reply) = reply::length_required(req) {
+                reply
+            } else if ctx.phase != Phase::Running {
                 reply::unavailable(ctx.phase == Phase::Failed)
             } else {
                 match alerts::put_rules(req) {

@@ -12,6 +12,7 @@ pub struct Reply {
     content_type: &'static str,
     body: Vec<u8>,
     headers: Vec<(&'static str, String)>,
+    close: bool,
 }
 
 impl Reply {
@@ -27,7 +28,15 @@ impl Reply {
             content_type,
             body,
             headers: Vec::new(),
+            close: false,
         }
+    }
+
+    /// Whether the connection must close after this answer, whatever the
+    /// request asked (the bytes after it cannot be trusted to start a
+    /// request).
+    pub fn closes(&self) -> bool {
+        self.close
     }
 
     /// Appends the full response.
@@ -123,6 +132,25 @@ pub fn too_many_queries() -> Reply {
 pub(crate) fn with_header(mut r: Reply, name: &'static str, value: &str) -> Reply {
     r.headers.push((name, value.to_owned()));
     r
+}
+
+/// 411 for a request that needs a body but says neither how long it is
+/// (`Content-Length`) nor that it is chunked: by RFC 9112 §6.3 its body is
+/// empty, so any bytes the client sent after the head would be read as the
+/// next request. The connection closes after the answer.
+pub(crate) fn length_required(req: &Request) -> Option<Reply> {
+    if req.header("content-length").is_some() || req.header("transfer-encoding").is_some() {
+        return None;
+    }
+    let mut r = error(
+        411,
+        &format!(
+            "{} {} needs a body and this request has neither Content-Length nor Transfer-Encoding: chunked; send the body with its Content-Length",
+            req.method, req.path
+        ),
+    );
+    r.close = true;
+    Some(r)
 }
 
 pub(crate) fn not_allowed(allow: &str, req: &Request) -> Reply {

@@ -140,7 +140,7 @@ impl Server {
         };
         self.requests += 1;
         if let Some(conn) = self.slot(idx).and_then(|s| s.conn.http()) {
-            let keep_alive = conn.keep_alive(req.keep_alive);
+            let keep_alive = conn.keep_alive(req.keep_alive && !reply.closes());
             conn.answer(now, keep_alive, |out| {
                 reply.write_maybe_head(out, version, keep_alive, head_only)
             });
