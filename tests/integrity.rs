@@ -535,6 +535,45 @@ fn ids_stay_consecutive_across_restarts_and_crashes() {
     assert_eq!(unique.len(), ids.len());
 }
 
+/// Restarting with another `--segment-size` never grows a segment written
+/// before: a segment (the active one, or one prepared ahead) keeps the size
+/// it was created with, and new ones take the new size. Every record reads
+/// back, ids consecutive, across a SIGKILL too.
+#[test]
+fn a_changed_segment_size_never_grows_an_older_segment() {
+    let tmp = TempDir::new("int-resize");
+    let mut expected = 1;
+    let sizes = [64u64 << 10, 256 << 10, 32 << 10];
+    for (round, size) in sizes.into_iter().enumerate() {
+        let flag = format!("{}KiB", size >> 10);
+        let mut s = start(
+            tmp.path(),
+            &["--segment-size", &flag, "--max-record", "1KiB"],
+        );
+        for _ in 0..4 {
+            let (first, last) = post_batch(s.addr, 150, "resize");
+            assert_eq!(first, expected, "round {round}");
+            expected = last + 1;
+        }
+        if round == 1 {
+            s.kill9();
+        } else {
+            stop(&mut s);
+        }
+        for seg in segments(tmp.path()) {
+            let len = std::fs::metadata(&seg).unwrap().len();
+            assert!(
+                sizes[..=round].contains(&len),
+                "round {round}: {seg:?} is {len} bytes, not a size it was created with"
+            );
+        }
+    }
+    let (code, ids, gaps, err) = cat_run(tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(gaps.is_empty(), "{gaps:?}");
+    assert_eq!(ids, (1..expected).collect::<Vec<_>>());
+}
+
 /// Three segments of records, stopped cleanly; returns (dir, segment paths).
 fn three_segments(tag: &str) -> (TempDir, Vec<PathBuf>) {
     let tmp = TempDir::new(tag);

@@ -314,6 +314,12 @@ pub struct GroupCommit {
     durable: Lsn,
     /// Where the next submitted record goes.
     place_segment: SegmentId,
+    /// The file size of `place_segment`, where placing stops: its
+    /// preallocated length. A segment recovered from an earlier run keeps
+    /// the size it was created with, whatever `segment_bytes` is now, so a
+    /// larger `segment_bytes` never writes past its end (growing the file)
+    /// and a smaller one never overfills the id bound.
+    place_capacity: u64,
     place_offset: u64,
     /// When the placement segment took its first record (monotonic).
     place_started: Instant,
@@ -362,6 +368,11 @@ impl GroupCommit {
         } else {
             SEGMENT_HEADER_LEN
         };
+        let active_capacity = state
+            .segments
+            .iter()
+            .find(|s| state.active == Some(s.id))
+            .map_or(cfg.policy.segment_bytes, |s| s.file_bytes);
         let sealed_through = if state.seal_active {
             active
         } else {
@@ -377,6 +388,7 @@ impl GroupCommit {
             durable: state.last_lsn,
             place_segment: active,
             place_offset: end,
+            place_capacity: active_capacity,
             place_started: now.mono,
             written_segment: active,
             written_end: end,
@@ -404,7 +416,8 @@ impl GroupCommit {
     /// hold (a record reaches a third segment only after that segment's
     /// creation wrote a new mark).
     fn bound_now(&self) -> Lsn {
-        let room = records_per_segment(self.cfg.policy.segment_bytes).saturating_mul(2);
+        let largest = self.place_capacity.max(self.cfg.policy.segment_bytes);
+        let room = records_per_segment(largest).saturating_mul(2);
         Lsn((self.next_lsn.0 - 1).saturating_add(room)).max(self.id_bound)
     }
 
@@ -564,18 +577,23 @@ impl GroupCommit {
             && (self.place_segment > self.prepared
                 || self.place_segment.0 == 0
                 || self.place_segment <= self.sealed_through
-                || self.place_offset + total > self.cfg.policy.segment_bytes)
+                || self.place_offset + total > self.place_capacity)
     }
 
     fn place(&mut self, now: Instant, payload: &[u8]) {
         let len = frame_len(payload.len() as u32);
-        let policy = &self.cfg.policy;
+        let policy = SegmentPolicy {
+            segment_bytes: self.place_capacity,
+            ..self.cfg.policy
+        };
         if self.place_segment.0 == 0
             || self.place_segment <= self.sealed_through
             || policy.needs_new_segment(self.place_offset, len, self.place_started, now)
         {
             self.place_segment = self.place_segment.next();
             self.place_offset = SEGMENT_HEADER_LEN;
+            // Prepared by an earlier run: its size then; else the setting.
+            self.place_capacity = self.capacity_of(self.place_segment);
             self.place_started = now;
         }
         let lsn = self.next_lsn;
@@ -675,7 +693,7 @@ impl GroupCommit {
         }
         match self.disk_full_until {
             Some(t) => now >= t,
-            None => self.place_offset >= self.cfg.policy.segment_bytes / 2,
+            None => self.place_offset >= self.place_capacity / 2,
         }
     }
 
@@ -696,6 +714,16 @@ impl GroupCommit {
         }
     }
 
+    /// The file size of `segment`: as listed, else (not created yet) the
+    /// configured size.
+    fn capacity_of(&self, segment: SegmentId) -> u64 {
+        self.segments
+            .iter()
+            .rev()
+            .find(|s| s.id == segment)
+            .map_or(self.cfg.policy.segment_bytes, |s| s.file_bytes)
+    }
+
     fn reject_queue(&mut self) {
         let (Some(first), Some(last)) = (
             self.queue.front().map(|b| b.first),
@@ -711,6 +739,7 @@ impl GroupCommit {
         self.queued_bytes = 0;
         self.place_segment = self.written_segment;
         self.place_offset = self.written_end;
+        self.place_capacity = self.capacity_of(self.written_segment);
         // Nothing from `first` on was written or acknowledged: the next
         // records take these ids, in a new epoch.
         self.next_lsn = first;

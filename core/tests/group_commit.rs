@@ -446,3 +446,85 @@ fn disk_full_retry_ignores_a_wall_clock_stepped_backwards() {
         Err(SubmitError::DiskFull)
     );
 }
+
+/// A segment recovered from an earlier run keeps the size it was created
+/// with when `segment_bytes` changed since: a larger setting never writes
+/// past its end (the file would grow), a smaller one fills it to its end
+/// and never writes an id above the bound in the newest mark.
+#[test]
+fn a_recovered_segment_keeps_its_size_when_the_setting_changes() {
+    use spool_core::segment::SegmentInfo;
+    for (file_bytes, setting) in [(1000u64, 4000u64), (4000, 1000)] {
+        let mut disk = Disk::default();
+        let mut f = vec![0u8; file_bytes as usize];
+        f[..32].copy_from_slice(&SegmentHeader { id: SegmentId(1) }.encode());
+        disk.files.insert(1, f);
+        let state = LogState {
+            segments: vec![SegmentInfo {
+                id: SegmentId(1),
+                file_bytes,
+                sealed_at_ns: 0,
+                first: Lsn(0),
+                last: Lsn(0),
+            }],
+            active: Some(SegmentId(1)),
+            active_end: SEGMENT_HEADER_LEN,
+            last_lsn: Lsn(0),
+            gaps: Vec::new(),
+            seal_active: false,
+        };
+        let cfg = CommitConfig {
+            policy: SegmentPolicy {
+                segment_bytes: setting,
+                ..SegmentPolicy::default()
+            },
+            max_payload: 100,
+            max_batch_bytes: 400,
+            ..CommitConfig::default()
+        };
+        let mut gc = GroupCommit::new(cfg, state, Now::at(0));
+        let mut bound = gc.open_mark().id_bound;
+        let mut rng = Rng(7);
+        let mut sent = Vec::new();
+        let mut seg1_end = 0;
+        for i in 0..100u64 {
+            let p = payload(i, 60);
+            gc.submit(Now::at(i), [p.as_slice()]).unwrap();
+            sent.push(p);
+            while let Some(op) = gc.poll_io(Now::at(i)) {
+                match &op {
+                    IoOp::Prepare { mark, .. } => bound = mark.id_bound,
+                    IoOp::Append {
+                        segment,
+                        offset,
+                        data,
+                        last,
+                        ..
+                    } => {
+                        assert!(*last <= bound, "id {last} above the mark's bound {bound}");
+                        if segment.0 == 1 {
+                            seg1_end = offset + data.len() as u64;
+                        }
+                    }
+                    IoOp::Delete { .. } => {}
+                }
+                // Disk::run panics on a write past a file's end.
+                disk.run(&op, &mut rng, 0).unwrap();
+                gc.complete(Now::at(i), op, Ok(()));
+            }
+        }
+        assert_eq!(disk.files[&1].len() as u64, file_bytes);
+        assert!(
+            seg1_end + 80 > file_bytes,
+            "segment 1 ({file_bytes} bytes, setting {setting}) filled only to {seg1_end}"
+        );
+        assert!(disk.files.len() > 1, "later segments were created");
+        for (id, f) in &disk.files {
+            if *id > 1 {
+                assert_eq!(f.len() as u64, setting, "new segments take the setting");
+            }
+        }
+        let recovered: Vec<Vec<u8>> = disk.recover(100).into_iter().map(|(_, p)| p).collect();
+        assert_eq!(recovered, sent);
+    }
+}

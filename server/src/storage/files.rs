@@ -13,8 +13,9 @@
 //! which on ext4 and XFS leaves *unwritten* extents, and the first write
 //! into an unwritten block changes the file's extent map, so the
 //! `fdatasync` that follows must also commit the file system's journal: on
-//! this machine's disk 141 µs instead of 89 µs per sync (fio, 2 KiB
-//! appends into a fallocated file against overwrites of a written one).
+//! this machine's disk 180 µs instead of 90 µs per sync (fio, 4 KiB
+//! appends into a fallocated file against overwrites of a written one;
+//! README, "Write path at the limit").
 //! So a small append (under [`ZERO_AHEAD_BELOW`]) that reaches past what
 //! was written of its segment also writes zeros over the next
 //! [`ZERO_AHEAD`] bytes, under the same `fdatasync`; the appends that land
@@ -183,7 +184,7 @@ impl<S: Storage> SegmentFiles<S> {
         }
         let to = end.saturating_add(ZERO_AHEAD).min(segment.len).max(end);
         if to > end {
-            // `to - end` is at most ZERO_AHEAD, 1 MiB.
+            // `to - end` is at most ZERO_AHEAD, 256 KiB.
             let zeros = vec![0u8; (to - end) as usize];
             self.storage.pwrite(&segment.file, &zeros, end)?;
         }
