@@ -94,6 +94,18 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The record count on `spool verify`'s summary line ("... N record(s) ...").
+fn verified_records(out: &str) -> u64 {
+    let before = out
+        .split(" record(s)")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no record count in {out}"));
+    before
+        .parse()
+        .unwrap_or_else(|e| panic!("{before:?}: {e} in {out}"))
+}
+
 /// Start must fail with `code`; returns its stderr.
 fn start_fails(dir: &Path, args: &[&str], code: i32) -> String {
     match try_start(dir, args, &[]) {
@@ -413,8 +425,16 @@ fn corruption_in_a_sealed_segment_exits_3_and_verify_names_it() {
         out.contains("OK") && out.contains("clean shutdown recorded"),
         "{out}"
     );
+    let total = verified_records(&out);
     let first = &segments(tmp.path())[0];
     let mut bytes = std::fs::read(first).unwrap();
+    // Records in the first segment: frames from the header to the zeros.
+    let mut in_first = 0;
+    let mut at = 32;
+    while at + 20 <= bytes.len() && bytes[at..at + 20].iter().any(|&b| b != 0) {
+        at += 20 + u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        in_first += 1;
+    }
     bytes[1000] ^= 0x01;
     std::fs::write(first, &bytes).unwrap();
     let name = first.file_name().unwrap().to_string_lossy().into_owned();
@@ -436,6 +456,13 @@ fn corruption_in_a_sealed_segment_exits_3_and_verify_names_it() {
     assert_eq!(code, DAMAGED, "{err}");
     assert!(err.contains(&name), "{err}");
     assert_whole(&ids, &[], "cat before corruption");
+    // verify counts what is intact: the records before the damage and
+    // those of the later segments.
+    assert_eq!(
+        verified_records(&out),
+        total - in_first + ids.len() as u64,
+        "{out}"
+    );
     // --accept-data-loss never accepts corruption inside the log.
     start_fails(tmp.path(), &["--accept-data-loss"], DAMAGED);
 }

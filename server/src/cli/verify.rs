@@ -19,7 +19,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use spool_core::mark::{check, Found, LogMark, MarkError};
-use spool_core::record::{Lsn, SegmentId, MAX_PAYLOAD_LEN};
+use spool_core::record::{
+    decode_frame, Decoded, Lsn, SegmentId, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
+};
 use spool_core::recover::{scan_segment, LogScan, Role};
 
 use super::args::{default_data_dir, CommandSpec, DATA_DIR, HELP};
@@ -228,13 +230,14 @@ fn check_segments(
                 report
                     .problems
                     .push(format!("{}: {c}", segment_file_name(c.segment)));
+                report.records += intact_before(id, &bytes, c.offset);
                 failed_at = Some(i);
                 break;
             }
         }
         progress.set_records(log.records());
     }
-    report.records = log.records();
+    report.records += log.records();
     let Some(i) = failed_at else {
         return Ok(Some(log.found()));
     };
@@ -250,13 +253,36 @@ fn check_segments(
         };
         match scan_segment(id, &bytes, role, Lsn(0), MAX_PAYLOAD_LEN) {
             Ok(scan) => report.records += scan.records,
-            Err(c) => report
-                .problems
-                .push(format!("{}: {c}", segment_file_name(c.segment))),
+            Err(c) => {
+                report
+                    .problems
+                    .push(format!("{}: {c}", segment_file_name(c.segment)));
+                report.records += intact_before(id, &bytes, c.offset);
+            }
         }
         progress.set_records(report.records);
     }
     Ok(None)
+}
+
+/// The records of a damaged segment that come whole, CRC checked, before
+/// the damage at `offset` (0 for a bad header: none).
+fn intact_before(id: SegmentId, bytes: &[u8], offset: u64) -> u64 {
+    let mut pos = SEGMENT_HEADER_LEN;
+    let mut records = 0;
+    while pos < offset {
+        let Some(rest) = usize::try_from(pos).ok().and_then(|p| bytes.get(p..)) else {
+            break;
+        };
+        match decode_frame(rest, id, MAX_PAYLOAD_LEN) {
+            Ok(Decoded::Record(f)) => {
+                records += 1;
+                pos += f.encoded_len();
+            }
+            _ => break,
+        }
+    }
+    records
 }
 
 /// Checks the index file of segment `id`, if there is one, against the
