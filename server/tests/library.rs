@@ -81,6 +81,24 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
     dir
 }
 
+/// 16 KiB segments, 1 KiB records, 8 KiB batches: many rotations quickly.
+fn small_segments() -> spool_server::embed::LogOptions {
+    use spool_core::commit::CommitConfig;
+    use spool_core::segment::SegmentPolicy;
+    spool_server::embed::LogOptions {
+        commit: CommitConfig {
+            policy: SegmentPolicy {
+                segment_bytes: 16 << 10,
+                ..SegmentPolicy::default()
+            },
+            max_payload: 1024,
+            max_batch_bytes: 8 << 10,
+            ..CommitConfig::default()
+        },
+        ..spool_server::embed::LogOptions::default()
+    }
+}
+
 fn entry(ts_ns: u64, message: &str) -> spool_core::entry::Entry {
     spool_core::entry::Entry {
         timestamp_ns: ts_ns,
@@ -96,25 +114,11 @@ fn entry(ts_ns: u64, message: &str) -> spool_core::entry::Entry {
 /// another thread, in order, none twice, none missing.
 #[test]
 fn the_reader_reads_from_an_id_or_a_time_and_follows() {
-    use spool_core::commit::CommitConfig;
-    use spool_core::segment::SegmentPolicy;
-    use spool_server::embed::LogOptions;
     use spool_server::reader::{From, Item};
     use std::time::Duration;
 
     let dir = temp_dir("reader");
-    let opts = || LogOptions {
-        commit: CommitConfig {
-            policy: SegmentPolicy {
-                segment_bytes: 16 << 10,
-                ..SegmentPolicy::default()
-            },
-            max_payload: 1024,
-            max_batch_bytes: 8 << 10,
-            ..CommitConfig::default()
-        },
-        ..LogOptions::default()
-    };
+    let opts = small_segments;
     let log = Arc::new(Log::open_with(&dir, opts()).unwrap());
     // Timestamps out of order around a rising line: record i at about i ms.
     let ts = |i: u64| 1_000_000_000_000 + i * 1_000_000 + (i % 7) * 3_000_000;
@@ -181,9 +185,6 @@ fn the_reader_reads_from_an_id_or_a_time_and_follows() {
 /// its preallocated length, with small segments and across a restart.
 #[test]
 fn appends_write_zeros_ahead_but_never_past_a_segment() {
-    use spool_core::commit::CommitConfig;
-    use spool_core::segment::SegmentPolicy;
-    use spool_server::embed::LogOptions;
     use spool_server::storage::files::{ZERO_AHEAD, ZERO_AHEAD_BELOW};
 
     // Default 64 MiB segments: one record, then one more after a restart.
@@ -246,18 +247,7 @@ fn appends_write_zeros_ahead_but_never_past_a_segment() {
     // 16 KiB segments, far smaller than ZERO_AHEAD: every file keeps its
     // length, across rotations and a restart, and every record reads back.
     let dir = temp_dir("zeros-small");
-    let opts = || LogOptions {
-        commit: CommitConfig {
-            policy: SegmentPolicy {
-                segment_bytes: 16 << 10,
-                ..SegmentPolicy::default()
-            },
-            max_payload: 1024,
-            max_batch_bytes: 8 << 10,
-            ..CommitConfig::default()
-        },
-        ..LogOptions::default()
-    };
+    let opts = small_segments;
     let mut written = Vec::new();
     for round in 0..2 {
         let log = Log::open_with(&dir, opts()).unwrap();
