@@ -115,9 +115,11 @@ struct OpenSegment<F> {
     /// The file's length: zeros are never written past it.
     len: u64,
     /// Every byte before this offset was written (data, header or zeros)
-    /// since the descriptor was opened. Changed only by the one operation
-    /// running on the segment at a time (the group commit has at most one
-    /// append in flight), so relaxed loads and stores suffice.
+    /// since the descriptor was opened. Changed only by the one append
+    /// running at a time (the group commit has at most one in flight), and
+    /// the IO thread and a leading appender take turns through the
+    /// hand-off's lock, which orders their accesses: relaxed loads and
+    /// stores suffice.
     written_to: AtomicU64,
 }
 
