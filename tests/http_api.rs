@@ -443,8 +443,9 @@ fn wrong_method_is_405_with_allow() {
 /// needs a body (`POST /ingest`, `PUT /alerts/rules`) gets 411 naming
 /// Content-Length, and the connection closes after it, so a body sent
 /// without a length is never parsed as a request and nothing is stored.
+/// Every other error answer to such a POST or PUT closes it too.
 #[test]
-fn post_without_length_is_411_and_closes() {
+fn post_without_length_is_411_and_any_error_to_it_closes() {
     let dir = TempDir::new("nolength");
     let mut s = start(dir.path(), &[]);
     let id = seed(&s, "seed nolength");
@@ -476,6 +477,32 @@ fn post_without_length_is_411_and_closes() {
         c.write_all(request).unwrap();
         let r = read_response(&mut c).expect("an answer");
         assert_error(&r, 411, &["Content-Length"], what);
+        assert_eq!(r.header("connection"), Some("close"), "{what}");
+        expect_closed(&mut c, Duration::from_secs(5), what);
+    }
+    // Any other error to a POST or PUT without framing closes too: the
+    // bytes after its head are never read as a request.
+    for (what, status, request) in [
+        (
+            "405 on /logs",
+            405,
+            &b"POST /logs HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+        ),
+        (
+            "404",
+            404,
+            b"PUT /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ),
+        (
+            "403 for a foreign Host",
+            403,
+            b"POST /ingest HTTP/1.1\r\nHost: example.com\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ),
+    ] {
+        let mut c = connect(s.addr);
+        c.write_all(request).unwrap();
+        let r = read_response(&mut c).expect("an answer");
+        assert_eq!(r.status, status, "{what}: {}", r.text());
         assert_eq!(r.header("connection"), Some("close"), "{what}");
         expect_closed(&mut c, Duration::from_secs(5), what);
     }

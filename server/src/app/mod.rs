@@ -113,6 +113,17 @@ pub enum Outcome {
 /// a foreign `Origin`, a `Host` open to DNS rebinding): 403, or 400 for a
 /// malformed `Host` or repeated fields.
 pub fn handle(req: &Request, ctx: &Context<'_>) -> Outcome {
+    match route(req, ctx) {
+        // Bytes after an unframed POST's head cannot be trusted to start a
+        // request (see `reply::unframed`).
+        Outcome::Reply(r) if r.status() >= 400 && reply::unframed(req) => {
+            Outcome::Reply(r.closing())
+        }
+        outcome => outcome,
+    }
+}
+
+fn route(req: &Request, ctx: &Context<'_>) -> Outcome {
     if let Err(refusal) = ctx.cfg.web.check(Scheme::Http, req) {
         return Outcome::Reply(error(refusal.status(), &refusal.message()));
     }

@@ -4,7 +4,9 @@
 
 use spool_core::commit::SubmitError;
 use spool_core::record::Lsn;
-use spool_proto::http::{json_error, write_head, write_json, write_response, Request, Version};
+use spool_proto::http::{
+    json_error, write_head, write_json, write_response, Method, Request, Version,
+};
 
 /// An answer ready to be written.
 pub struct Reply {
@@ -30,6 +32,17 @@ impl Reply {
             headers: Vec::new(),
             close: false,
         }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The same answer, closing the connection after it.
+    pub fn closing(mut self) -> Reply {
+        self.close = true;
+        self
     }
 
     /// Whether the connection must close after this answer, whatever the
@@ -139,18 +152,30 @@ pub(crate) fn with_header(mut r: Reply, name: &'static str, value: &str) -> Repl
 /// empty, so any bytes the client sent after the head would be read as the
 /// next request. The connection closes after the answer.
 pub(crate) fn length_required(req: &Request) -> Option<Reply> {
-    if req.header("content-length").is_some() || req.header("transfer-encoding").is_some() {
+    if !unframed(req) {
         return None;
     }
-    let mut r = error(
-        411,
-        &format!(
-            "{} {} needs a body and this request has neither Content-Length nor Transfer-Encoding: chunked; send the body with its Content-Length",
-            req.method, req.path
-        ),
-    );
-    r.close = true;
-    Some(r)
+    Some(
+        error(
+            411,
+            &format!(
+                "{} {} needs a body and this request has neither Content-Length nor Transfer-Encoding: chunked; send the body with its Content-Length",
+                req.method, req.path
+            ),
+        )
+        .closing(),
+    )
+}
+
+/// Whether `req` may have been sent with a body its head does not frame:
+/// a POST or PUT with neither `Content-Length` nor `Transfer-Encoding`.
+/// Its body is empty by RFC 9112 §6.3, but bytes the client sent after the
+/// head would be read as the next request, so an error answer to it
+/// closes the connection.
+pub(crate) fn unframed(req: &Request) -> bool {
+    matches!(req.method, Method::Post | Method::Put)
+        && req.header("content-length").is_none()
+        && req.header("transfer-encoding").is_none()
 }
 
 pub(crate) fn not_allowed(allow: &str, req: &Request) -> Reply {
