@@ -36,11 +36,14 @@ if ! [[ $REPS =~ ^[1-9][0-9]*$ && $CONNS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9]
 fi
 WORK=$(mktemp -d "$BASE/spool-ndjson.XXXXXX")
 SERVER=""
+CLIENT=""
 cleanup() {
-    if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+    for p in $CLIENT $SERVER; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # shellcheck source=benches/ports.sh
 . benches/ports.sh
@@ -51,7 +54,9 @@ cargo build --release -q -p spool-server -p spool-benches
 BIN=${CARGO_TARGET_DIR:-target}/release
 mkdir -p "$OUT"
 CSV=$OUT/ndjson.csv
-echo "client,rep,records_per_s,p99_us,records_per_fsync,daemon_cores,client_cores" >"$CSV"
+# Rows collect here and replace $CSV only once every run succeeded.
+ROWS=$WORK/rows.csv
+echo "client,rep,records_per_s,p99_us,records_per_fsync,daemon_cores,client_cores" >"$ROWS"
 
 # The fixed body: 1,000 records shaped like spool-load's (level, service,
 # a message padded to ~200 bytes a line, metadata with numbers).
@@ -95,7 +100,16 @@ run() {
             --shape ndjson --batch 1000 >"$WORK/load.out" &
     fi
     lp=$!
-    wait "$lp"
+    CLIENT=$lp
+    if ! wait "$lp"; then
+        echo "the $client run failed or was interrupted" >&2
+        exit 1
+    fi
+    CLIENT=""
+    if ! kill -0 "$SERVER" 2>/dev/null; then
+        echo "the daemon exited during the $client run (interrupted?)" >&2
+        exit 1
+    fi
     local end_d end_t
     end_d=$(ticks "$SERVER"); end_t=$(date +%s.%N)
     # The client's CPU: what this shell's reaped children used, before and
@@ -105,7 +119,7 @@ run() {
     client_ticks=$(awk -v a="$children_before" -v b="$(cat "$WORK/after")" -v hz="$HZ" 'BEGIN { print (b - a) * hz }')
     kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=""
     python3 - "$client" "$rep" "$start_d" "$end_d" "$client_ticks" "$start_t" "$end_t" "$HZ" \
-        "$WORK/load.out" "$WORK/spool.log" >>"$CSV" <<'PY'
+        "$WORK/load.out" "$WORK/spool.log" >>"$ROWS" <<'PY'
 import json, re, sys
 client, rep, d0, d1, ct, t0, t1, hz, load, log = sys.argv[1:]
 secs = float(t1) - float(t0)
@@ -137,6 +151,7 @@ for rep in $(seq 1 "$REPS"); do
     run spool-load "$rep"
     echo "repetition $rep of $REPS done"
 done
+cp "$ROWS" "$CSV"
 echo "rows: $CSV"
 python3 - "$CSV" <<'PY'
 import csv, statistics, sys
