@@ -565,10 +565,10 @@ fn ids_stay_consecutive_across_restarts_and_crashes() {
 /// Restarting with another `--segment-size` never grows a segment written
 /// before: a segment (the active one, or one prepared ahead) keeps the size
 /// it was created with, and new ones take the new size, records up to a
-/// raised `--max-record` included. Every record reads back, ids
-/// consecutive, `spool verify` OK, across a SIGKILL too. (Not covered,
-/// because it does not hold: a record larger than an empty segment an
-/// earlier run prepared ahead is still written into it, extending it.)
+/// raised `--max-record` included; an empty segment prepared ahead that is
+/// too small for the new largest record is extended to the new size at
+/// start. Every record reads back, ids consecutive, `spool verify` OK,
+/// across a SIGKILL too.
 #[test]
 fn a_changed_segment_size_never_grows_an_older_segment() {
     let tmp = TempDir::new("int-resize");
@@ -600,6 +600,23 @@ fn a_changed_segment_size_never_grows_an_older_segment() {
             let (first, last) = post_batch(s.addr, 150, "resize");
             assert_eq!(first, expected, "round {round}");
             expected = last + 1;
+        }
+        // Before the big record: stop with a segment prepared ahead (the
+        // newest file holds only its header), too small for that record.
+        if round == 2 {
+            let prepared_ahead = |dir: &Path| {
+                let newest = segments(dir).pop().unwrap();
+                std::fs::read(newest).unwrap()[32..].iter().all(|&b| b == 0)
+            };
+            for _ in 0..200 {
+                if prepared_ahead(tmp.path()) {
+                    break;
+                }
+                let (first, last) = post_batch(s.addr, 10, "resize");
+                assert_eq!(first, expected, "round {round}");
+                expected = last + 1;
+            }
+            assert!(prepared_ahead(tmp.path()), "no segment was prepared ahead");
         }
         if round == 1 {
             s.kill9();

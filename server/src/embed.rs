@@ -28,7 +28,7 @@ use crate::clock;
 use crate::storage::backend::OsStorage;
 use crate::storage::files::SegmentFiles;
 use crate::storage::io_thread::{io_thread, run_ops};
-use crate::storage::recovery::{recover, DirLock, OpenError, Recovered};
+use crate::storage::recovery::{fit_empty_segments, recover, DirLock, OpenError, Recovered};
 
 /// How to open a log.
 #[derive(Default)]
@@ -67,7 +67,8 @@ impl Log {
     /// Opens with explicit options.
     pub fn open_with(dir: &Path, opts: LogOptions) -> Result<Log, OpenError> {
         let lock = DirLock::acquire(dir)?;
-        let recovered = recover(&OsStorage::new(dir), true, opts.accept_data_loss)?;
+        let mut recovered = recover(&OsStorage::new(dir), true, opts.accept_data_loss)?;
+        fit_empty_segments(&OsStorage::new(dir), &mut recovered.state, &opts.commit)?;
         let commit = GroupCommit::new(opts.commit, recovered.state.clone(), clock::now());
         let storage = OsStorage::open(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?;
         let files = Arc::new(SegmentFiles::new(storage));

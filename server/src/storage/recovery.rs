@@ -27,10 +27,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use spool_core::commit::{IoError, LogState};
+use spool_core::commit::{CommitConfig, IoError, LogState};
 use spool_core::index::SegmentIndex;
 use spool_core::mark::{add_gap, check, LogMark, MarkError, MarkProblem};
-use spool_core::record::{Lsn, SegmentId};
+use spool_core::record::{frame_len, Lsn, SegmentId, SEGMENT_HEADER_LEN};
 use spool_core::recover::{is_unwritten, Corruption, LogScan, SegmentScan};
 
 use super::backend::{Access, OsStorage, Storage, StorageError};
@@ -121,6 +121,38 @@ fn storage_err<'a, S: Storage>(
     name: &'a str,
 ) -> impl FnOnce(StorageError) -> OpenError + 'a {
     move |e| OpenError::Io(storage.dir().join(name), e.into())
+}
+
+/// Makes every segment that holds no record yet (one an earlier run
+/// prepared ahead, or an empty active one) big enough for the largest
+/// record `cfg` allows, extending it to `cfg`'s segment size with
+/// `posix_fallocate` and an fsync, and updates its size in `state`. Without
+/// this, a record larger than such a segment (`--max-record` raised since)
+/// would be written into it and extend the file past its preallocation.
+/// The segment holds its header and zeros only, so either size a crash
+/// leaves is a valid empty segment.
+pub fn fit_empty_segments<S: Storage>(
+    storage: &S,
+    state: &mut LogState,
+    cfg: &CommitConfig,
+) -> Result<(), OpenError> {
+    let needed = SEGMENT_HEADER_LEN + frame_len(cfg.max_payload);
+    for s in &mut state.segments {
+        if s.first != Lsn(0) || s.file_bytes >= needed {
+            continue;
+        }
+        let name = segment_file_name(s.id);
+        let file = storage
+            .open(&name, Access::ReadWrite)
+            .map_err(storage_err(storage, &name))?;
+        let size = cfg.policy.segment_bytes.max(needed);
+        storage
+            .fallocate(&file, size)
+            .map_err(storage_err(storage, &name))?;
+        storage.fsync(&file).map_err(storage_err(storage, &name))?;
+        s.file_bytes = size;
+    }
+    Ok(())
 }
 
 /// The segment ids in `storage`, oldest first; with `repair`, removes
