@@ -55,25 +55,28 @@ fn io_thread(h: Arc<Handoff>, result: Result<(), IoError>) -> thread::JoinHandle
     })
 }
 
+/// Two appender threads, passing bytes 1 and 2 to `f`; their results, in
+/// that order.
+fn two_appenders<T: Send + 'static>(h: &Arc<Handoff>, f: fn(&Handoff, u8) -> T) -> Vec<T> {
+    let threads: Vec<_> = (1..=2u8)
+        .map(|byte| {
+            let h = h.clone();
+            thread::spawn(move || f(&h, byte))
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
 #[test]
 fn two_producers_are_acked_only_after_the_io_thread_completes() {
     loom::model(|| {
         let h = handoff();
         let io = io_thread(h.clone(), Ok(()));
-        let producers: Vec<_> = (0..2u8)
-            .map(|i| {
-                let h = h.clone();
-                thread::spawn(move || {
-                    let payload = [i + 1; 8];
-                    let ticket = h.submit(Now::at(0), [payload.as_slice()]).unwrap();
-                    h.wait_durable(ticket).unwrap();
-                    assert!(h.durable() >= ticket.last);
-                })
-            })
-            .collect();
-        for p in producers {
-            p.join().unwrap();
-        }
+        two_appenders(&h, |h, byte| {
+            let ticket = h.submit(Now::at(0), [[byte; 8].as_slice()]).unwrap();
+            h.wait_durable(ticket).unwrap();
+            assert!(h.durable() >= ticket.last);
+        });
         h.close();
         let ops = io.join().unwrap();
         assert!((1..=2).contains(&ops), "{ops} appends for 2 records");
@@ -110,19 +113,14 @@ fn relayed_wakeups_reach_every_blocking_appender() {
     loom::model(|| {
         let h = handoff();
         let io = io_thread(h.clone(), Ok(()));
-        let producers: Vec<_> = (0..2u8)
-            .map(|i| {
-                let h = h.clone();
-                thread::spawn(move || {
-                    let payload = [i + 1; 8];
-                    let ticket = h.submit_blocking(Now::at(0), [payload.as_slice()]).unwrap();
-                    h.wait_durable(ticket).unwrap();
-                    assert!(h.durable() >= ticket.last);
-                    ticket.last
-                })
-            })
-            .collect();
-        let mut ids: Vec<Lsn> = producers.into_iter().map(|p| p.join().unwrap()).collect();
+        let mut ids = two_appenders(&h, |h, byte| {
+            let ticket = h
+                .submit_blocking(Now::at(0), [[byte; 8].as_slice()])
+                .unwrap();
+            h.wait_durable(ticket).unwrap();
+            assert!(h.durable() >= ticket.last);
+            ticket.last
+        });
         ids.sort();
         assert_eq!(ids, [Lsn(1), Lsn(2)]);
         h.close();
@@ -137,19 +135,13 @@ fn a_failure_reaches_appenders_waiting_on_the_relay() {
     loom::model(|| {
         let h = handoff();
         let io = io_thread(h.clone(), Err(IoError::Os(5)));
-        let producers: Vec<_> = (0..2u8)
-            .map(|i| {
-                let h = h.clone();
-                thread::spawn(move || {
-                    let payload = [i + 1; 8];
-                    h.submit_blocking(Now::at(0), [payload.as_slice()])
-                        .and_then(|ticket| h.wait_durable(ticket))
-                })
-            })
-            .collect();
-        for p in producers {
+        let answers = two_appenders(&h, |h, byte| {
+            h.submit_blocking(Now::at(0), [[byte; 8].as_slice()])
+                .and_then(|ticket| h.wait_durable(ticket))
+        });
+        for answer in answers {
             assert!(matches!(
-                p.join().unwrap(),
+                answer,
                 Err(AppendError::Failed(IoError::Os(5)) | AppendError::Submit(_))
             ));
         }
@@ -185,17 +177,11 @@ fn leaders_and_the_io_thread_share_the_log() {
     loom::model(|| {
         let h = handoff();
         let io = io_thread(h.clone(), Ok(()));
-        let appenders: Vec<_> = (0..2u8)
-            .map(|i| {
-                let h = h.clone();
-                thread::spawn(move || {
-                    let id = lead(&h, i + 1, Ok(())).unwrap();
-                    assert!(h.durable() >= id);
-                    id
-                })
-            })
-            .collect();
-        let mut ids: Vec<Lsn> = appenders.into_iter().map(|a| a.join().unwrap()).collect();
+        let mut ids = two_appenders(&h, |h, byte| {
+            let id = lead(h, byte, Ok(())).unwrap();
+            assert!(h.durable() >= id);
+            id
+        });
         ids.sort();
         assert_eq!(ids, [Lsn(1), Lsn(2)]);
         h.close();
@@ -211,15 +197,9 @@ fn a_leaders_failed_sync_answers_everyone() {
     loom::model(|| {
         let h = handoff();
         let io = io_thread(h.clone(), Err(IoError::Os(5)));
-        let appenders: Vec<_> = (0..2u8)
-            .map(|i| {
-                let h = h.clone();
-                thread::spawn(move || lead(&h, i + 1, Err(IoError::Os(5))))
-            })
-            .collect();
-        for a in appenders {
+        for answer in two_appenders(&h, |h, byte| lead(h, byte, Err(IoError::Os(5)))) {
             assert!(matches!(
-                a.join().unwrap(),
+                answer,
                 Err(AppendError::Failed(IoError::Os(5)) | AppendError::Submit(_))
             ));
         }
