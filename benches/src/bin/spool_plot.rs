@@ -217,15 +217,8 @@ fn number(v: f64) -> String {
         let decimals = (-v.log10().floor()).clamp(0.0, 6.0) as usize;
         return format!("{v:.decimals$}");
     }
-    let digits = format!("{v:.0}");
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    // Rounded as `{v:.0}` would (ties to even); inputs are checked finite.
+    spool_server::cli::grouped(v.round_ties_even() as u64)
 }
 
 /// Tick label: 5k, 20k, 1.5M, or `number` below 1,000.

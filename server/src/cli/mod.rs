@@ -23,6 +23,7 @@ mod walk;
 use std::process::ExitCode;
 
 pub use args::Usage;
+pub use term::grouped;
 
 /// Success.
 pub const EXIT_OK: u8 = 0;

@@ -97,7 +97,7 @@ pub(crate) fn human_bytes(n: u64) -> String {
 }
 
 /// A count with thousands separators (`1,234,567`).
-pub(crate) fn grouped(n: u64) -> String {
+pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, d) in digits.chars().enumerate() {
