@@ -368,11 +368,6 @@ impl GroupCommit {
         } else {
             SEGMENT_HEADER_LEN
         };
-        let active_capacity = state
-            .segments
-            .iter()
-            .find(|s| state.active == Some(s.id))
-            .map_or(cfg.policy.segment_bytes, |s| s.file_bytes);
         let sealed_through = if state.seal_active {
             active
         } else {
@@ -388,7 +383,8 @@ impl GroupCommit {
             durable: state.last_lsn,
             place_segment: active,
             place_offset: end,
-            place_capacity: active_capacity,
+            // Set from the segment list below.
+            place_capacity: 0,
             place_started: now.mono,
             written_segment: active,
             written_end: end,
@@ -406,6 +402,7 @@ impl GroupCommit {
             failed: false,
             stats: CommitStats::default(),
         };
+        gc.place_capacity = gc.capacity_of(active);
         gc.id_bound = gc.bound_now();
         gc.plan_retention(now.wall);
         gc
