@@ -19,9 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use spool_core::mark::{check, Found, LogMark, MarkError};
-use spool_core::record::{
-    decode_frame, Decoded, Lsn, SegmentId, MAX_PAYLOAD_LEN, SEGMENT_HEADER_LEN,
-};
+use spool_core::record::{Lsn, SegmentId, MAX_PAYLOAD_LEN};
 use spool_core::recover::{scan_segment, LogScan, Role};
 
 use super::args::{default_data_dir, CommandSpec, DATA_DIR, HELP};
@@ -267,22 +265,11 @@ fn check_segments(
 
 /// The records of a damaged segment that come whole, CRC checked, before
 /// the damage at `offset` (0 for a bad header: none).
+/// (The core's scan of the bytes before the damage, as an active segment's
+/// that ends there.)
 fn intact_before(id: SegmentId, bytes: &[u8], offset: u64) -> u64 {
-    let mut pos = SEGMENT_HEADER_LEN;
-    let mut records = 0;
-    while pos < offset {
-        let Some(rest) = usize::try_from(pos).ok().and_then(|p| bytes.get(p..)) else {
-            break;
-        };
-        match decode_frame(rest, id, MAX_PAYLOAD_LEN) {
-            Ok(Decoded::Record(f)) => {
-                records += 1;
-                pos += f.encoded_len();
-            }
-            _ => break,
-        }
-    }
-    records
+    let end = usize::try_from(offset).map_or(bytes.len(), |o| o.min(bytes.len()));
+    scan_segment(id, &bytes[..end], Role::Active, Lsn(0), MAX_PAYLOAD_LEN).map_or(0, |s| s.records)
 }
 
 /// Checks the index file of segment `id`, if there is one, against the
