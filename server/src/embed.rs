@@ -67,8 +67,9 @@ impl Log {
     /// Opens with explicit options.
     pub fn open_with(dir: &Path, opts: LogOptions) -> Result<Log, OpenError> {
         let lock = DirLock::acquire(dir)?;
-        let mut recovered = recover(&OsStorage::new(dir), true, opts.accept_data_loss)?;
-        fit_empty_segments(&OsStorage::new(dir), &mut recovered.state, &opts.commit)?;
+        let scanned = OsStorage::new(dir);
+        let mut recovered = recover(&scanned, true, opts.accept_data_loss)?;
+        fit_empty_segments(&scanned, &mut recovered.state, &opts.commit)?;
         let commit = GroupCommit::new(opts.commit, recovered.state.clone(), clock::now());
         let storage = OsStorage::open(dir).map_err(|e| OpenError::Io(dir.to_path_buf(), e))?;
         let files = Arc::new(SegmentFiles::new(storage));

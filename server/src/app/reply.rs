@@ -150,21 +150,19 @@ pub(crate) fn with_header(mut r: Reply, name: &'static str, value: &str) -> Repl
 /// 411 for a request that needs a body but says neither how long it is
 /// (`Content-Length`) nor that it is chunked: by RFC 9112 §6.3 its body is
 /// empty, so any bytes the client sent after the head would be read as the
-/// next request. The connection closes after the answer.
+/// next request. The connection closes after the answer, as after every
+/// error answer to such a request ([`super::handle`]).
 pub(crate) fn length_required(req: &Request) -> Option<Reply> {
     if !unframed(req) {
         return None;
     }
-    Some(
-        error(
-            411,
-            &format!(
-                "{} {} needs a body and this request has neither Content-Length nor Transfer-Encoding: chunked; send the body with its Content-Length",
-                req.method, req.path
-            ),
-        )
-        .closing(),
-    )
+    Some(error(
+        411,
+        &format!(
+            "{} {} needs a body and this request has neither Content-Length nor Transfer-Encoding: chunked; send the body with its Content-Length",
+            req.method, req.path
+        ),
+    ))
 }
 
 /// Whether `req` may have been sent with a body its head does not frame:
