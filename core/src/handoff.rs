@@ -222,21 +222,6 @@ impl Handoff {
         self.io_wake.notify_one();
     }
 
-    /// Like [`Handoff::submit`], but while the queue is full it waits for a
-    /// write to finish and tries again instead of returning `Busy`.
-    pub fn submit_blocking<'p, I>(&self, now: Now, payloads: I) -> Result<Ticket, AppendError>
-    where
-        I: IntoIterator<Item = &'p [u8]>,
-        I::IntoIter: Clone,
-    {
-        let (s, ticket, wake_io) = self.submit_locked(now, payloads)?;
-        drop(s);
-        if wake_io {
-            self.wake_io();
-        }
-        Ok(ticket)
-    }
-
     /// Queues records, waiting while the queue is full; returns with the
     /// lock still held, and whether an idle IO thread must be signalled
     /// (after the lock is released, so that it does not wake to wait for
@@ -438,7 +423,9 @@ impl Handoff {
     }
 
     /// What a blocking appender calls: queues its records like
-    /// [`Handoff::submit_blocking`], and when no operation is running,
+    /// [`Handoff::submit`], but while the queue is full it waits for a
+    /// write to finish and tries again instead of returning `Busy`; and
+    /// when no operation is running,
     /// takes the first one to run itself (it is the leader, as in logfile
     /// or RocksDB) instead of handing it to the IO thread and sleeping: an
     /// idle log then costs an append no thread switch. The caller runs the

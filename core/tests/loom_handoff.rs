@@ -67,16 +67,25 @@ fn two_appenders<T: Send + 'static>(h: &Arc<Handoff>, f: fn(&Handoff, u8) -> T) 
     threads.into_iter().map(|t| t.join().unwrap()).collect()
 }
 
+/// Appenders served by the IO thread (submit, then wait) with the wake-up
+/// relay: under loom [`spool_core::handoff::RELAY_FANOUT`] is 1, so
+/// when one completion makes both appenders durable the IO thread unparks
+/// one and that one must unpark the other; a lost hand-on leaves a thread
+/// parked forever, which loom reports as a deadlock.
 #[test]
 fn two_producers_are_acked_only_after_the_io_thread_completes() {
+    assert_eq!(spool_core::handoff::RELAY_FANOUT, 1);
     loom::model(|| {
         let h = handoff();
         let io = io_thread(h.clone(), Ok(()));
-        two_appenders(&h, |h, byte| {
+        let mut ids = two_appenders(&h, |h, byte| {
             let ticket = h.submit(Now::at(0), [[byte; 8].as_slice()]).unwrap();
             h.wait_durable(ticket).unwrap();
             assert!(h.durable() >= ticket.last);
+            ticket.last
         });
+        ids.sort();
+        assert_eq!(ids, [Lsn(1), Lsn(2)]);
         h.close();
         let ops = io.join().unwrap();
         assert!((1..=2).contains(&ops), "{ops} appends for 2 records");
@@ -102,32 +111,6 @@ fn a_failed_sync_is_reported_and_never_acked() {
     });
 }
 
-/// Appenders served by the IO thread (submit, then wait) with the wake-up
-/// relay: under loom [`spool_core::handoff::RELAY_FANOUT`] is 1, so
-/// when one completion makes both appenders durable the IO thread unparks
-/// one and that one must unpark the other; a lost hand-on leaves a thread
-/// parked forever, which loom reports as a deadlock.
-#[test]
-fn relayed_wakeups_reach_every_blocking_appender() {
-    assert_eq!(spool_core::handoff::RELAY_FANOUT, 1);
-    loom::model(|| {
-        let h = handoff();
-        let io = io_thread(h.clone(), Ok(()));
-        let mut ids = two_appenders(&h, |h, byte| {
-            let ticket = h
-                .submit_blocking(Now::at(0), [[byte; 8].as_slice()])
-                .unwrap();
-            h.wait_durable(ticket).unwrap();
-            assert!(h.durable() >= ticket.last);
-            ticket.last
-        });
-        ids.sort();
-        assert_eq!(ids, [Lsn(1), Lsn(2)]);
-        h.close();
-        io.join().unwrap();
-    });
-}
-
 /// A failure answers relayed and parked appenders alike: the second
 /// appender may be queued on the relay or parked when the sync fails.
 #[test]
@@ -136,7 +119,8 @@ fn a_failure_reaches_appenders_waiting_on_the_relay() {
         let h = handoff();
         let io = io_thread(h.clone(), Err(IoError::Os(5)));
         let answers = two_appenders(&h, |h, byte| {
-            h.submit_blocking(Now::at(0), [[byte; 8].as_slice()])
+            h.submit(Now::at(0), [[byte; 8].as_slice()])
+                .map_err(AppendError::Submit)
                 .and_then(|ticket| h.wait_durable(ticket))
         });
         for answer in answers {
